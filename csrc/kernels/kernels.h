@@ -1,0 +1,65 @@
+/*
+ * kernels.h - pure compute on raw pointers: the kernel table (from kernels.def), CPU
+ * feature dispatch, the GEMM entry point and the thread pool. Nothing here knows graphs.
+ */
+#ifndef EI_KERNELS_H
+#define EI_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reference prototypes, and the ISA variants that exist on this target. */
+#define EI_KERNEL(name, ret, params) ret ei_##name##__ref params;
+#include "kernels/kernels.def"
+#undef EI_KERNEL
+
+typedef struct ei_kernel_table {
+#define EI_KERNEL(name, ret, params) ret(*name) params;
+#include "kernels/kernels.def"
+#undef EI_KERNEL
+} ei_kernel_table;
+
+typedef enum ei_isa {
+    EI_ISA_REF = 0,
+    EI_ISA_AVX2 = 1,   /* AVX2 + FMA */
+    EI_ISA_AVX512 = 2, /* AVX-512 F/BW/DQ/VL */
+    EI_ISA_NEON = 3
+} ei_isa;
+
+/* The table in use. Initialized on first use (thread-safe) from CPU features capped by
+ * the EI_ISA environment variable; reading it is free afterwards. */
+const ei_kernel_table *ei_kernels(void);
+/* The ISA the table was built for. */
+ei_isa ei_kernels_isa(void);
+/* The best ISA this CPU supports (ignoring EI_ISA). */
+ei_isa ei_cpu_best_isa(void);
+/* Fills *t with the table for a given ISA (capped to what the CPU supports);
+ * returns the ISA actually used. For tests comparing variants to ref. */
+ei_isa ei_kernels_for_isa(ei_isa isa, ei_kernel_table *t);
+const char *ei_isa_str(ei_isa isa);
+
+/* C = alpha*op(A)*op(B) + beta*C, row-major. Single-threaded: callers split work.
+ * Goes to cblas_sgemm when built with OpenBLAS (kept single-threaded), else to
+ * the f32_gemm kernel slot. */
+void ei_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+              const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+              size_t ldc);
+
+/* ------------------------------------------------------------ thread pool */
+
+typedef struct ei_threadpool ei_threadpool;
+
+/* n_threads counts the caller: 1 creates no worker threads. */
+int ei_threadpool_create(int n_threads, ei_threadpool **out); /* 0 on success */
+void ei_threadpool_free(ei_threadpool *tp);                   /* accepts NULL */
+int ei_threadpool_size(const ei_threadpool *tp);              /* 1 for NULL */
+/* Calls fn(arg, task, thread) for task in [0, n_tasks), spread over the pool's threads
+ * (thread in [0, size)); returns when all are done. The caller's thread works too.
+ * Workers sleep (no spinning) when no work is queued. tp may be NULL (runs inline).
+ * Not reentrant: fn must not call ei_threadpool_run on the same pool. */
+void ei_threadpool_run(ei_threadpool *tp, size_t n_tasks,
+                       void (*fn)(void *arg, size_t task, int thread), void *arg);
+/* Number of online CPUs (>= 1). */
+int ei_cpu_count(void);
+
+#endif /* EI_KERNELS_H */
