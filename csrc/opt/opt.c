@@ -1,0 +1,64 @@
+/*
+ * opt.c - the pass driver and the node-removal helper the passes share.
+ */
+#include <stdlib.h>
+
+#include "opt/opt.h"
+
+static const ei_pass_fn ei_passes[] = {
+    ei_pass_fold_constants,
+    ei_pass_eliminate_identity,
+    ei_pass_eliminate_dead,
+};
+
+ei_status ei_optimize(ei_exec *ex, int level) {
+    if (level <= 0) return EI_STATUS_OK;
+    /* Each pass only removes nodes, so this terminates; the cap is a guard. */
+    for (int round = 0; round < 16; round++) {
+        bool any = false;
+        for (size_t p = 0; p < sizeof ei_passes / sizeof ei_passes[0]; p++) {
+            bool changed = false;
+            EI_CHECK(ei_passes[p](ex, &changed));
+            any = any || changed;
+        }
+        if (!any) break;
+    }
+    return EI_STATUS_OK;
+}
+
+int ei_graph_count_uses(const ei_graph *g, int v) {
+    int uses = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] == v) uses++;
+    return uses;
+}
+
+static void ei_node_release(ei_node *n) {
+    if (n->op && n->op->fns->destroy && n->state) n->op->fns->destroy(n->state);
+    for (int a = 0; a < n->n_attrs; a++) ei_attr_clear(&n->attrs[a]);
+    free(n->attrs);
+    free(n->inputs);
+    free(n->outputs);
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+}
+
+ei_status ei_graph_remove_nodes(ei_graph *g, const bool *remove) {
+    int w = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (remove[i]) {
+            ei_node_release(&g->nodes[i]);
+            continue;
+        }
+        if (w != i) g->nodes[w] = g->nodes[i];
+        w++;
+    }
+    g->n_nodes = w;
+    for (int v = 0; v < g->n_values; v++) g->values[v]->producer = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_outputs; k++)
+            if (g->nodes[i].outputs[k] >= 0) g->values[g->nodes[i].outputs[k]]->producer = i;
+    return EI_STATUS_OK;
+}
