@@ -48,7 +48,7 @@ static inline int ei_test_record_(int ok, const char *file, int line, const char
 #define CHECK(cond) ei_test_record_((cond) ? 1 : 0, __FILE__, __LINE__, #cond)
 
 /* Integer equality (any integer types, compared as long long); prints both sides. */
-#define CHECK_EQ_INT(a, b)                                                                 \
+#define CHECK_EQ_INT(a, b)                                                                         \
     ei_test_check_eq_int_((long long)(a), (long long)(b), __FILE__, __LINE__, #a " == " #b)
 static inline int ei_test_check_eq_int_(long long a, long long b, const char *file, int line,
                                         const char *what) {
@@ -59,13 +59,14 @@ static inline int ei_test_check_eq_int_(long long a, long long b, const char *fi
 }
 
 /* |a - b| <= tol (NaN fails). */
-#define CHECK_NEAR(a, b, tol)                                                              \
-    ei_test_check_near_((double)(a), (double)(b), (double)(tol), __FILE__, __LINE__,       \
-                        #a " ~= " #b)
-static inline int ei_test_check_near_(double a, double b, double tol, const char *file,
-                                      int line, const char *what) {
+#define CHECK_NEAR(a, b, tol)                                                                      \
+    ei_test_check_near_((double)(a), (double)(b), (double)(tol), __FILE__, __LINE__, #a " ~= " #b)
+static inline int ei_test_check_near_(double a, double b, double tol, const char *file, int line,
+                                      const char *what) {
     int ok = fabs(a - b) <= tol;
-    if (!ok) fprintf(stderr, "%s:%d: [%s] %.9g vs %.9g (tol %g)\n", file, line, ei_test_current_, a, b, tol);
+    if (!ok)
+        fprintf(stderr, "%s:%d: [%s] %.9g vs %.9g (tol %g)\n", file, line, ei_test_current_, a, b,
+                tol);
     return ei_test_record_(ok, file, line, what);
 }
 
@@ -81,7 +82,7 @@ static inline int ei_test_check_streq_(const char *a, const char *b, const char 
 }
 
 /* haystack contains needle (e.g. an error message fragment). */
-#define CHECK_CONTAINS(hay, needle)                                                        \
+#define CHECK_CONTAINS(hay, needle)                                                                \
     ei_test_check_contains_((hay), (needle), __FILE__, __LINE__, #hay " contains " #needle)
 static inline int ei_test_check_contains_(const char *hay, const char *needle, const char *file,
                                           int line, const char *what) {
@@ -93,7 +94,7 @@ static inline int ei_test_check_contains_(const char *hay, const char *needle, c
 }
 
 /* An ei_status expression equals the expected status; prints names and ei_last_error(). */
-#define CHECK_STATUS(expr, expected)                                                       \
+#define CHECK_STATUS(expr, expected)                                                               \
     ei_test_check_status_((int)(expr), (int)(expected), __FILE__, __LINE__, #expr)
 #define CHECK_OK(expr) CHECK_STATUS((expr), EI_STATUS_OK)
 static inline int ei_test_check_status_(int got, int expected, const char *file, int line,
@@ -107,14 +108,14 @@ static inline int ei_test_check_status_(int got, int expected, const char *file,
 }
 
 /* Runs one test function and reports it by name if any of its checks failed. */
-#define RUN_TEST(fn)                                                                       \
-    do {                                                                                   \
-        ei_test_current_ = #fn;                                                            \
-        ei_test_failed_in_current_ = 0;                                                    \
-        fn();                                                                              \
-        if (ei_test_failed_in_current_)                                                    \
-            fprintf(stderr, "FAIL %s (%d failed checks)\n", #fn, ei_test_failed_in_current_); \
-        ei_test_current_ = "";                                                             \
+#define RUN_TEST(fn)                                                                               \
+    do {                                                                                           \
+        ei_test_current_ = #fn;                                                                    \
+        ei_test_failed_in_current_ = 0;                                                            \
+        fn();                                                                                      \
+        if (ei_test_failed_in_current_)                                                            \
+            fprintf(stderr, "FAIL %s (%d failed checks)\n", #fn, ei_test_failed_in_current_);      \
+        ei_test_current_ = "";                                                                     \
     } while (0)
 
 /* Prints "NAME: P passed, F failed" and returns the exit code (0 iff F == 0). */
