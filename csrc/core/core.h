@@ -162,6 +162,8 @@ typedef struct ei_node {
     const struct ei_op *op;
     void *state;          /* op-owned, freed with op->destroy */
     bool folded;          /* outputs computed before run (constant / shape arithmetic): run skips it */
+    bool dynamic;         /* set by infer: output shapes depend on input data; run sets them
+                             with ei_node_alloc_output (NonZero, If, Loop, ...) */
     size_t scratch_bytes; /* requested by op->infer; placed in the arena by the planner */
     void *scratch;        /* 64-byte aligned, valid during run */
 } ei_node;
@@ -241,6 +243,11 @@ typedef struct ei_exec {
     ei_graph *graph;
     struct ei_threadpool *pool;
     int num_threads;
+    /* Gives output `index` of a dynamic node its shape and a buffer (v->data); set by the
+     * executor. Ops call it through ei_node_alloc_output. */
+    ei_status (*alloc_output)(struct ei_exec *ex, ei_node *n, int index, ei_dtype dtype, int rank,
+                              const int64_t *dims);
+    void *owner; /* the executor running this graph */
 } ei_exec;
 
 /* Input/output value i of node n, or NULL when it is absent/omitted. */
@@ -266,6 +273,11 @@ static inline ei_value *ei_node_out(const ei_exec *ex, const ei_node *n, int i) 
  *  run:     compute. Pointers are valid, shapes are those of the last infer.
  *           Only data-dependent checks remain (indices). No allocation.
  * destroy frees node->state (may be NULL if the op keeps no state).
+ * Ops whose output shapes depend on input data (NonZero, If, Loop...) set node->dynamic
+ * in infer instead of output shapes (unless their inputs are known, when infer may compute
+ * the shapes itself), and in run give each output its shape and buffer with
+ * ei_node_alloc_output before writing it. Nodes after a dynamic node are inferred and
+ * planned when its output shapes are known, and re-planned only when they change.
  * Each op file exports one `const ei_op_fns ei_op_fns_<id>` and nothing else.
  */
 typedef struct ei_op_fns {
@@ -283,6 +295,13 @@ typedef struct ei_op {
     int since_version;
     const ei_op_fns *fns;
 } ei_op;
+
+/* For dynamic nodes, in run: sets output `index`'s shape and points its data at a buffer
+ * that the executor owns (reused across runs). The output must exist. */
+static inline ei_status ei_node_alloc_output(ei_exec *ex, ei_node *n, int index, ei_dtype dtype,
+                                             int rank, const int64_t *dims) {
+    return ex->alloc_output(ex, n, index, dtype, rank, dims);
+}
 
 /* Finds the implementation of (domain, op_type) for the given opset: the entry with the
  * largest since_version <= opset. NULL if there is none. (ops/registry.c, from ops.def) */

@@ -9,44 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/planner.h"
-#include "core/session_internal.h"
+#include "core/executor.h"
 #include "kernels/kernels.h"
 #include "onnx/onnx.h"
-#include "opt/opt.h"
-
-#define EI_ARENA_ALIGN 64
-/* Shape arithmetic precomputed at reshape when a node's inputs are all known and its
- * outputs are at most this large; bigger results are left to run. */
-#define EI_FOLD_MAX_BYTES (64 * 1024)
 
 struct ei_session {
     ei_model *model;
     ei_graph *graph;
-    ei_exec ex;
+    ei_executor *exec;
     ei_threadpool *pool;
     int num_threads;
     pthread_mutex_t lock;
 
-    /* Shapes of the last successful reshape (bound[i] for graph input i). */
+    /* Shapes of the last successful reshape (bound[k] for graph input k). */
     bool planned;
     ei_tensor *bound;
     int *order; /* order[k]: index in the caller's array of graph input k (last match) */
-    void *arena;
-    size_t arena_bytes, arena_cap;
-    /* Buffers of values computed during reshape (EI_VALUE_FLAG_KNOWN). */
-    void **known;
-    int n_known, cap_known;
 };
-
-/* ------------------------------------------------------------------ helpers */
-
-static void *ei_session_alloc_aligned(size_t size) {
-    void *p = NULL;
-    if (size == 0) size = EI_ARENA_ALIGN;
-    if (posix_memalign(&p, EI_ARENA_ALIGN, size) != 0) return NULL;
-    return p;
-}
 
 void ei_options_init(ei_options *opt) {
     if (!opt) return;
@@ -57,7 +36,9 @@ void ei_options_init(ei_options *opt) {
 
 size_t ei_session_input_count(const ei_session *s) { return s ? (size_t)s->graph->n_inputs : 0; }
 size_t ei_session_output_count(const ei_session *s) { return s ? (size_t)s->graph->n_outputs : 0; }
-size_t ei_session_arena_bytes(const ei_session *s) { return s && s->planned ? s->arena_bytes : 0; }
+size_t ei_session_arena_bytes(const ei_session *s) {
+    return s && s->planned ? ei_executor_arena_bytes(s->exec) : 0;
+}
 int ei_session_num_threads(const ei_session *s) { return s ? s->num_threads : 0; }
 
 static void ei_fill_info(const ei_value *v, ei_value_info *out) {
@@ -90,52 +71,6 @@ ei_status ei_session_output_info(const ei_session *s, size_t i, ei_value_info *o
 }
 
 /* -------------------------------------------------------------- creation */
-
-/* Resolves every node's op; one error lists every unsupported node. */
-static ei_status ei_session_resolve_ops(ei_session *s) {
-    ei_graph *g = s->graph;
-    char msg[2048];
-    size_t len = 0;
-    int n_bad = 0;
-
-    msg[0] = '\0';
-    for (int i = 0; i < g->n_nodes; i++) {
-        ei_node *n = &g->nodes[i];
-        n->op = ei_op_find(n->domain, n->op_type, n->opset);
-        if (n->op) continue;
-        const ei_op *any = ei_op_find(n->domain, n->op_type, 1 << 30);
-        char extra[96] = "";
-        if (any) {
-            int first = any->since_version;
-            for (int k = 0; k < ei_op_count(); k++) {
-                const ei_op *o = ei_op_at(k);
-                if (strcmp(o->name, n->op_type) == 0 && strcmp(o->domain, any->domain) == 0 &&
-                    o->since_version < first)
-                    first = o->since_version;
-            }
-            snprintf(extra, sizeof extra, "; implemented from opset %d", first);
-        }
-        n_bad++;
-        if (len < sizeof msg - 1) {
-            int w = snprintf(msg + len, sizeof msg - len, "%s node '%s' (op %s, domain '%s', opset %d%s)",
-                             n_bad > 1 ? ";" : "", n->name, n->op_type,
-                             n->domain[0] ? n->domain : "ai.onnx", n->opset, extra);
-            if (w > 0) len += (size_t)w;
-        }
-    }
-    if (n_bad == 0) return EI_STATUS_OK;
-    return ei_error(EI_STATUS_UNSUPPORTED, "model has %d unsupported node%s:%s", n_bad,
-                    n_bad > 1 ? "s" : "", msg);
-}
-
-static ei_status ei_session_prepare_nodes(ei_session *s) {
-    ei_graph *g = s->graph;
-    for (int i = 0; i < g->n_nodes; i++) {
-        ei_node *n = &g->nodes[i];
-        if (n->op->fns->prepare) EI_CHECK(n->op->fns->prepare(&s->ex, n));
-    }
-    return EI_STATUS_OK;
-}
 
 static bool ei_inputs_all_static(const ei_graph *g) {
     if (g->n_inputs == 0) return true;
@@ -175,9 +110,6 @@ static ei_status ei_session_create_from_model(ei_model *model, const ei_options 
         st = ei_error(EI_STATUS_OUT_OF_MEMORY, "could not start %d threads", s->num_threads);
         goto cleanup;
     }
-    s->ex.graph = s->graph;
-    s->ex.pool = s->pool;
-    s->ex.num_threads = s->num_threads;
     s->bound = calloc((size_t)(s->graph->n_inputs > 0 ? s->graph->n_inputs : 1), sizeof *s->bound);
     s->order = calloc((size_t)(s->graph->n_inputs > 0 ? s->graph->n_inputs : 1), sizeof *s->order);
     if (!s->bound || !s->order) {
@@ -185,9 +117,12 @@ static ei_status ei_session_create_from_model(ei_model *model, const ei_options 
         goto cleanup;
     }
 
-    EI_TRY(ei_session_resolve_ops(s));
-    EI_TRY(ei_session_prepare_nodes(s));
-    EI_TRY(ei_optimize(&s->ex, opt.optimization_level));
+    ei_executor_config cfg = {.pool = s->pool,
+                              .num_threads = s->num_threads,
+                              .optimization_level = opt.optimization_level,
+                              .outputs_external = true,
+                              .parent = NULL};
+    EI_TRY(ei_executor_create(s->graph, &cfg, &s->exec));
 
     /* Static input shapes: plan now, so errors surface at creation and run only computes. */
     if (ei_inputs_all_static(s->graph)) {
@@ -263,23 +198,9 @@ cleanup:
     return st;
 }
 
-static void ei_session_free_known(ei_session *s) {
-    for (int i = 0; i < s->n_known; i++) free(s->known[i]);
-    s->n_known = 0;
-}
-
 void ei_session_free(ei_session *s) {
     if (!s) return;
-    if (s->graph) {
-        for (int i = 0; i < s->graph->n_nodes; i++) {
-            ei_node *n = &s->graph->nodes[i];
-            if (n->op && n->op->fns->destroy && n->state) n->op->fns->destroy(n->state);
-            n->state = NULL;
-        }
-    }
-    ei_session_free_known(s);
-    free(s->known);
-    free(s->arena);
+    ei_executor_free(s->exec);
     free(s->bound);
     free(s->order);
     ei_threadpool_free(s->pool);
@@ -391,181 +312,21 @@ static bool ei_shapes_equal(const ei_tensor *a, const ei_tensor *b) {
     return true;
 }
 
-static ei_status ei_session_track_known(ei_session *s, void *p) {
-    if (s->n_known == s->cap_known) {
-        int cap = s->cap_known ? 2 * s->cap_known : 32;
-        void **nk = realloc(s->known, (size_t)cap * sizeof *nk);
-        if (!nk) {
-            free(p);
-            return ei_error(EI_STATUS_OUT_OF_MEMORY, "out of memory during reshape");
-        }
-        s->known = nk;
-        s->cap_known = cap;
-    }
-    s->known[s->n_known++] = p;
-    return EI_STATUS_OK;
-}
-
-/* True when node n's outputs can be computed now, before run: every input is known,
- * or the op reads only its input's shape. */
-static bool ei_node_foldable(const ei_exec *ex, const ei_node *n) {
-    bool shape_only = strcmp(n->domain, "") == 0 &&
-                      (strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0);
-    size_t out_bytes = 0;
-    for (int i = 0; i < n->n_inputs; i++) {
-        const ei_value *v = ei_node_in(ex, n, i);
-        if (v && !ei_value_known(v) && !shape_only) return false;
-    }
-    for (int i = 0; i < n->n_outputs; i++) {
-        const ei_value *v = ei_node_out(ex, n, i);
-        if (v && !ei_size_add(out_bytes, v->nbytes, &out_bytes)) return false;
-    }
-    return out_bytes <= EI_FOLD_MAX_BYTES;
-}
-
-/* Computes node n during reshape into malloc'd outputs marked KNOWN. */
-ei_status ei_session_eval_node(ei_exec *ex, ei_node *n, void *(*alloc)(void *ctx, size_t size),
-                               void *ctx, uint32_t flag) {
-    ei_status st = EI_STATUS_OK;
-    void *scratch = NULL;
-    for (int i = 0; i < n->n_outputs; i++) {
-        ei_value *v = ei_node_out(ex, n, i);
-        if (!v) continue;
-        v->data = alloc(ctx, v->nbytes);
-        if (!v->data) return ei_node_error(n, EI_STATUS_OUT_OF_MEMORY, "out of memory for output '%s'", v->name);
-    }
-    if (n->scratch_bytes) {
-        scratch = ei_session_alloc_aligned(n->scratch_bytes);
-        if (!scratch) return ei_node_error(n, EI_STATUS_OUT_OF_MEMORY, "out of memory for scratch");
-    }
-    n->scratch = scratch;
-    st = n->op->fns->run(ex, n);
-    n->scratch = NULL;
-    free(scratch);
-    if (st != EI_STATUS_OK) return st;
-    for (int i = 0; i < n->n_outputs; i++) {
-        ei_value *v = ei_node_out(ex, n, i);
-        if (v) v->flags |= flag;
-    }
-    return EI_STATUS_OK;
-}
-
-static void *ei_session_known_alloc(void *ctx, size_t size) {
-    ei_session *s = ctx;
-    void *p = ei_session_alloc_aligned(size);
-    if (p && ei_session_track_known(s, p) != EI_STATUS_OK) return NULL;
-    return p;
-}
-
-/* Infers every shape from the bound input shapes, precomputes shape arithmetic and
- * plans the arena. On failure the session is left unplanned. */
+/* Binds the caller's input shapes and has the executor infer and plan. */
 static ei_status ei_session_plan(ei_session *s, const ei_tensor *inputs, const int *order) {
-    ei_status st = EI_STATUS_OK;
     ei_graph *g = s->graph;
-    ei_plan_buffer *bufs = NULL;
-    int *buf_value = NULL; /* value index per buffer, or -(node+1) for scratch */
-    size_t n_bufs = 0, total = 0;
-
     s->planned = false;
-    ei_session_free_known(s);
-    for (int i = 0; i < g->n_values; i++) {
-        ei_value *v = g->values[i];
-        if (v->flags & EI_VALUE_FLAG_CONST) continue;
-        v->flags &= ~(uint32_t)EI_VALUE_FLAG_KNOWN;
-        v->data = NULL;
-        v->rank = -1;
-        v->nbytes = 0;
-        v->first_use = v->last_use = -1;
-    }
     for (int k = 0; k < g->n_inputs; k++) {
         const ei_tensor *t = &inputs[order[k]];
-        EI_TRY(ei_value_set_shape(g->values[g->inputs[k]], t->dtype, t->rank, t->dims));
+        EI_CHECK(ei_value_set_shape(g->values[g->inputs[k]], t->dtype, t->rank, t->dims));
     }
-
-    for (int i = 0; i < g->n_nodes; i++) {
-        ei_node *n = &g->nodes[i];
-        n->folded = false;
-        n->scratch_bytes = 0;
-        n->scratch = NULL;
-        for (int k = 0; k < n->n_inputs; k++) {
-            const ei_value *v = ei_node_in(&s->ex, n, k);
-            if (v && v->rank < 0) {
-                st = ei_node_error(n, EI_STATUS_INTERNAL, "input '%s' has no shape before the node runs",
-                                   v->name);
-                goto cleanup;
-            }
-        }
-        EI_TRY(n->op->fns->infer(&s->ex, n));
-        for (int k = 0; k < n->n_outputs; k++) {
-            const ei_value *v = ei_node_out(&s->ex, n, k);
-            if (v && v->rank < 0) {
-                st = ei_node_error(n, EI_STATUS_INTERNAL, "output '%s' was not given a shape", v->name);
-                goto cleanup;
-            }
-        }
-        if (ei_node_foldable(&s->ex, n)) {
-            EI_TRY(ei_session_eval_node(&s->ex, n, ei_session_known_alloc, s, EI_VALUE_FLAG_KNOWN));
-            n->folded = true;
-        }
+    EI_CHECK(ei_executor_plan(s->exec));
+    for (int k = 0; k < g->n_inputs; k++) {
+        s->bound[k] = inputs[order[k]];
+        s->bound[k].data = NULL;
     }
-
-    /* Lifetimes: values that live in the arena are node outputs that are not known and
-     * not graph outputs (those go straight into the caller's buffers). */
-    bufs = calloc((size_t)g->n_values + (size_t)g->n_nodes + 1, sizeof *bufs);
-    buf_value = calloc((size_t)g->n_values + (size_t)g->n_nodes + 1, sizeof *buf_value);
-    if (!bufs || !buf_value) {
-        st = ei_error(EI_STATUS_OUT_OF_MEMORY, "out of memory planning memory");
-        goto cleanup;
-    }
-    for (int i = 0; i < g->n_nodes; i++) {
-        ei_node *n = &g->nodes[i];
-        if (n->folded) continue;
-        for (int k = 0; k < n->n_outputs; k++) {
-            ei_value *v = ei_node_out(&s->ex, n, k);
-            if (v && v->first_use < 0) v->first_use = v->last_use = i;
-        }
-        for (int k = 0; k < n->n_inputs; k++) {
-            ei_value *v = ei_node_in(&s->ex, n, k);
-            if (v && v->first_use >= 0 && v->last_use < i) v->last_use = i;
-        }
-        if (n->scratch_bytes > 0) {
-            bufs[n_bufs].size = n->scratch_bytes;
-            bufs[n_bufs].first = bufs[n_bufs].last = i;
-            buf_value[n_bufs++] = -(i + 1);
-        }
-    }
-    for (int i = 0; i < g->n_values; i++) {
-        ei_value *v = g->values[i];
-        if (v->first_use < 0 || (v->flags & (EI_VALUE_FLAG_CONST | EI_VALUE_FLAG_KNOWN | EI_VALUE_FLAG_OUTPUT)))
-            continue;
-        bufs[n_bufs].size = v->nbytes;
-        bufs[n_bufs].first = v->first_use;
-        bufs[n_bufs].last = v->last_use;
-        buf_value[n_bufs++] = i;
-    }
-    EI_TRY(ei_plan_greedy(bufs, n_bufs, EI_ARENA_ALIGN, &total));
-    if (total > s->arena_cap) {
-        free(s->arena);
-        s->arena = ei_session_alloc_aligned(total);
-        s->arena_cap = s->arena ? total : 0;
-        if (!s->arena) {
-            st = ei_error(EI_STATUS_OUT_OF_MEMORY, "out of memory: the activation arena needs %zu bytes", total);
-            goto cleanup;
-        }
-    }
-    s->arena_bytes = total;
-    for (size_t b = 0; b < n_bufs; b++) {
-        char *p = (char *)s->arena + bufs[b].offset;
-        if (buf_value[b] >= 0) g->values[buf_value[b]]->data = p;
-        else g->nodes[-buf_value[b] - 1].scratch = p;
-    }
-    for (int k = 0; k < g->n_inputs; k++) s->bound[k] = inputs[order[k]];
     s->planned = true;
-
-cleanup:
-    free(bufs);
-    free(buf_value);
-    return st;
+    return EI_STATUS_OK;
 }
 
 static ei_status ei_session_reshape_locked(ei_session *s, const ei_tensor *inputs, size_t n_inputs) {
@@ -617,7 +378,7 @@ static ei_status ei_session_run_locked(ei_session *s, const ei_tensor *inputs, s
                         n_outputs, g->n_outputs);
     if (n_outputs > 0 && !outputs) return ei_error(EI_STATUS_INVALID_ARGUMENT, "outputs is NULL");
 
-    /* Bind inputs (read-only: no op writes its inputs). bound[] is in graph order. */
+    /* Bind inputs (read-only: no op writes its inputs). */
     for (int k = 0; k < g->n_inputs; k++) {
         ei_value *v = g->values[g->inputs[k]];
         const ei_tensor *t = &inputs[s->order[k]];
@@ -626,34 +387,44 @@ static ei_status ei_session_run_locked(ei_session *s, const ei_tensor *inputs, s
                             v->name, t->data ? t->nbytes : 0, v->nbytes);
         v->data = t->data;
     }
-    /* Bind outputs: computed outputs are written in place; known ones, inputs and
-     * repeated names are copied after the run. */
+    /* Bind outputs: computed outputs are written straight into the caller's buffers
+     * (or kept by the session when data is NULL); outputs that are inputs, constants,
+     * precomputed or repeated are copied after the run. */
     for (int k = 0; k < g->n_outputs; k++) {
-        ei_value *v = g->values[g->outputs[k]];
+        const ei_value *v = g->values[g->outputs[k]];
         ei_tensor *t = &outputs[k];
-        if (v->nbytes > 0 && (!t->data || t->nbytes < v->nbytes))
+        if (t->data && v->rank >= 0 && t->nbytes < v->nbytes)
             return ei_error(EI_STATUS_INVALID_ARGUMENT,
                             "output '%s': buffer of %zu bytes is too small, %zu needed", v->name,
-                            t->data ? t->nbytes : 0, v->nbytes);
+                            t->nbytes, v->nbytes);
     }
     for (int k = 0; k < g->n_outputs; k++) {
-        ei_value *v = g->values[g->outputs[k]];
         bool first = true;
         for (int j = 0; j < k; j++)
             if (g->outputs[j] == g->outputs[k]) first = false;
-        if (first && v->producer >= 0 && !g->nodes[v->producer].folded) v->data = outputs[k].data;
+        if (first) ei_executor_bind_output(s->exec, k, outputs[k].data, outputs[k].data ? outputs[k].nbytes : 0);
     }
 
-    for (int i = 0; i < g->n_nodes; i++) {
-        ei_node *n = &g->nodes[i];
-        if (n->folded) continue;
-        EI_CHECK(n->op->fns->run(&s->ex, n));
+    ei_status st = ei_executor_run(s->exec);
+    if (st != EI_STATUS_OK) {
+        /* A failed re-plan during run leaves the plan stale. */
+        if (!ei_executor_planned(s->exec)) s->planned = false;
+        return st;
     }
 
     for (int k = 0; k < g->n_outputs; k++) {
-        ei_value *v = g->values[g->outputs[k]];
+        const ei_value *v = g->values[g->outputs[k]];
         ei_tensor *t = &outputs[k];
-        if (v->nbytes > 0 && t->data != v->data) memcpy(t->data, v->data, v->nbytes);
+        if (t->data) {
+            if (t->nbytes < v->nbytes)
+                return ei_error(EI_STATUS_INVALID_ARGUMENT,
+                                "output '%s': buffer of %zu bytes is too small, %zu needed", v->name,
+                                t->nbytes, v->nbytes);
+            if (v->nbytes > 0 && t->data != v->data) memcpy(t->data, v->data, v->nbytes);
+        } else {
+            t->data = v->data;
+        }
+        t->name = v->name;
         t->dtype = v->dtype;
         t->rank = v->rank;
         memcpy(t->dims, v->dims, sizeof t->dims);

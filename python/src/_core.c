@@ -509,7 +509,12 @@ static PyObject *output_shapes_locked(SessionObject *self) {
             Py_DECREF(list);
             return raise_status(st);
         }
-        int rank = t.rank < 0 ? 0 : t.rank > EI_MAX_RANK ? EI_MAX_RANK : t.rank;
+        if (t.rank < 0) { /* depends on input data: known only after run */
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(list, (Py_ssize_t)i, Py_None);
+            continue;
+        }
+        int rank = t.rank > EI_MAX_RANK ? EI_MAX_RANK : t.rank;
         PyObject *shape = PyTuple_New(rank);
         if (!shape) {
             Py_DECREF(list);
@@ -583,7 +588,15 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
                          t->name ? t->name : "?", ei_dtype_name(t->dtype));
             goto fail;
         }
-        if (t->rank < 0 || t->rank > EI_MAX_RANK) {
+        if (t->rank < 0) {
+            /* Shape depends on input data: the engine keeps the result, copied below. */
+            t->data = NULL;
+            t->nbytes = 0;
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(result, (Py_ssize_t)i, Py_None);
+            continue;
+        }
+        if (t->rank > EI_MAX_RANK) {
             PyErr_Format(EdgeInferError, "output '%s' has invalid rank %d (bug in edgeinfer)",
                          t->name ? t->name : "?", t->rank);
             goto fail;
@@ -608,6 +621,35 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
     if (st != EI_STATUS_OK) {
         raise_status(st);
         goto fail;
+    }
+    /* Outputs whose shapes were known only after the run: one copy out of the engine. */
+    for (size_t i = 0; i < self->n_outputs; i++) {
+        if (PyList_GET_ITEM(result, (Py_ssize_t)i) != Py_None) continue;
+        ei_tensor *t = &outs[i];
+        int typenum = npy_type_of(t->dtype);
+        if (typenum < 0) {
+            PyErr_Format(Unsupported, "output '%s' has dtype %s, which NumPy cannot hold",
+                         t->name ? t->name : "?", ei_dtype_name(t->dtype));
+            goto fail;
+        }
+        if (t->rank < 0 || t->rank > EI_MAX_RANK || (t->nbytes > 0 && !t->data)) {
+            PyErr_Format(EdgeInferError, "output '%s': engine returned no data (bug in edgeinfer)",
+                         t->name ? t->name : "?");
+            goto fail;
+        }
+        npy_intp dims[EI_MAX_RANK];
+        for (int d = 0; d < t->rank; d++) dims[d] = (npy_intp)t->dims[d];
+        PyArrayObject *arr = (PyArrayObject *)PyArray_SimpleNew(t->rank, dims, typenum);
+        if (!arr) goto fail;
+        if ((size_t)PyArray_NBYTES(arr) != t->nbytes) {
+            PyErr_Format(EdgeInferError, "output '%s': engine reports %zu bytes for %zd elements (bug in edgeinfer)",
+                         t->name ? t->name : "?", t->nbytes, (Py_ssize_t)PyArray_SIZE(arr));
+            Py_DECREF(arr);
+            goto fail;
+        }
+        if (t->nbytes) memcpy(PyArray_DATA(arr), t->data, t->nbytes);
+        Py_DECREF(PyList_GET_ITEM(result, (Py_ssize_t)i));
+        PyList_SET_ITEM(result, (Py_ssize_t)i, (PyObject *)arr);
     }
     goto done;
 fail:

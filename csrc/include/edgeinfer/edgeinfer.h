@@ -142,14 +142,19 @@ ei_status ei_session_output_info(const ei_session *s, size_t i, ei_value_info *o
 ei_status ei_session_reshape(ei_session *s, const ei_tensor *inputs, size_t n_inputs);
 
 /* After a successful reshape (or run): dtype, rank, dims and nbytes of output i.
- * name points at the session's copy; data is set to NULL. */
+ * name points at the session's copy; data is set to NULL. rank is -1 (and nbytes 0)
+ * for an output whose shape depends on input data (after NonZero, If, Loop, ...):
+ * it is known only after run. */
 ei_status ei_session_output_shape(const ei_session *s, size_t i, ei_tensor *out);
 
 /* Runs the model. inputs as for reshape, with data; they are only read.
  * outputs: exactly ei_session_output_count entries, in the model's output order
  * (their names are ignored); each data buffer is the caller's and must hold at
- * least the output's nbytes. On success rank/dims/dtype/nbytes of each output
- * are written. If input shapes differ from the last reshape, run reshapes first.
+ * least the output's nbytes. An output whose data is NULL is kept by the session:
+ * on return its data points at session memory, valid until the next reshape, run
+ * or free of this session (use this for outputs of data-dependent shape).
+ * On success name/rank/dims/dtype/nbytes of each output are written. If input
+ * shapes differ from the last reshape, run reshapes first.
  * Returns INVALID_ARGUMENT for wrong inputs or too small output buffers,
  * INDEX_OUT_OF_RANGE for data-dependent index errors. */
 ei_status ei_session_run(ei_session *s, const ei_tensor *inputs, size_t n_inputs,

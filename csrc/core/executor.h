@@ -1,0 +1,50 @@
+/*
+ * executor.h - runs one graph: resolve ops, prepare, optimize, infer + plan (by segments
+ * split at data-dependent nodes), run. The session wraps one for the model's graph;
+ * control-flow ops (If, Loop, Scan) create one per subgraph.
+ */
+#ifndef EI_EXECUTOR_H
+#define EI_EXECUTOR_H
+
+#include "core/core.h"
+
+struct ei_threadpool;
+typedef struct ei_executor ei_executor;
+
+typedef struct ei_executor_config {
+    struct ei_threadpool *pool;
+    int num_threads;
+    int optimization_level;
+    /* true: graph outputs are written to buffers the caller binds with
+     * ei_executor_bind_output (the session's case); false: the executor keeps them. */
+    bool outputs_external;
+    /* For subgraphs: the graph whose values the subgraph's outer-scope references name. */
+    const ei_graph *parent;
+} ei_executor_config;
+
+/* Resolves every node's op (one error lists every unsupported node), prepares them,
+ * binds outer-scope references to the parent's values, and optimizes the graph.
+ * The graph stays owned by the caller and must outlive the executor. */
+ei_status ei_executor_create(ei_graph *g, const ei_executor_config *cfg, ei_executor **out);
+/* Destroys op states and buffers (not the graph). Accepts NULL. */
+void ei_executor_free(ei_executor *e);
+
+/* Infers shapes and plans memory for the shapes now set on the graph's input values
+ * (dtype, rank, dims) and outer-scope values. Does nothing when they equal those of the
+ * last successful plan. */
+ei_status ei_executor_plan(ei_executor *e);
+/* Whether a plan is current. */
+bool ei_executor_planned(const ei_executor *e);
+/* Sum of the arenas of the segments planned so far. */
+size_t ei_executor_arena_bytes(const ei_executor *e);
+
+/* outputs_external executors: binds graph output k to a caller buffer for the next run
+ * (NULL: the executor keeps that output in a buffer of its own). */
+void ei_executor_bind_output(ei_executor *e, int k, void *data, size_t nbytes);
+
+/* Runs the graph: input values (and outer values) must have data. Plans first if needed.
+ * Afterwards every graph output value holds its shape and data (valid until the next
+ * plan or run). */
+ei_status ei_executor_run(ei_executor *e);
+
+#endif /* EI_EXECUTOR_H */
