@@ -1,0 +1,98 @@
+/*
+ * dense_gemm.h - one matrix product split over the session's thread pool by row or
+ * column blocks (shared by Gemm and MatMul). ei_sgemm itself is single-threaded; this
+ * picks how many tasks are worth it from the problem size.
+ */
+#ifndef EI_OPS_DENSE_GEMM_H
+#define EI_OPS_DENSE_GEMM_H
+
+#include <string.h>
+
+#include "core/core.h"
+#include "kernels/kernels.h"
+
+/* Below this many multiply-adds a product is not worth a second thread. */
+#define EI_DENSE_MIN_TASK_FLOPS ((size_t)1 << 17)
+
+typedef struct ei_dense_gemm {
+    int trans_a, trans_b;
+    size_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    size_t lda, ldb;
+    float *c;
+    size_t ldc;
+    /* split */
+    size_t n_tasks, block; /* block rows (split_rows) or columns per task */
+    int split_rows;
+} ei_dense_gemm;
+
+/* How many tasks a product of m*n*k multiply-adds deserves with num_threads threads. */
+static inline size_t ei_dense_task_count(size_t m, size_t n, size_t k, int num_threads) {
+    size_t work = 0;
+    if (num_threads <= 1 || !ei_size_mul(m, n, &work) || !ei_size_mul(work, k ? k : 1, &work))
+        return 1;
+    size_t t = work / EI_DENSE_MIN_TASK_FLOPS;
+    if (t > (size_t)num_threads) t = (size_t)num_threads;
+    return t ? t : 1;
+}
+
+/* C block [r0, r1) x [c0, c1) of the product. k == 0 writes beta*C (or zeros). */
+static inline void ei_dense_gemm_block(const ei_dense_gemm *g, size_t r0, size_t r1, size_t c0,
+                                       size_t c1) {
+    if (r1 <= r0 || c1 <= c0) return;
+    size_t m = r1 - r0, n = c1 - c0;
+    float *c = g->c + r0 * g->ldc + c0;
+    if (g->k == 0) {
+        for (size_t i = 0; i < m; i++) {
+            float *row = c + i * g->ldc;
+            if (g->beta == 0.0f) memset(row, 0, n * sizeof(float));
+            else ei_kernels()->f32_vmulc(n, row, g->beta, row);
+        }
+        return;
+    }
+    const float *a = g->trans_a ? g->a + r0 : g->a + r0 * g->lda;
+    const float *b = g->trans_b ? g->b + c0 * g->ldb : g->b + c0;
+    ei_sgemm(g->trans_a, g->trans_b, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
+             g->ldc);
+}
+
+static inline void ei_dense_gemm_task(void *arg, size_t task, int thread) {
+    (void)thread;
+    const ei_dense_gemm *g = (const ei_dense_gemm *)arg;
+    size_t lo = task * g->block;
+    if (g->split_rows) {
+        size_t hi = lo + g->block < g->m ? lo + g->block : g->m;
+        ei_dense_gemm_block(g, lo, hi, 0, g->n);
+    } else {
+        size_t hi = lo + g->block < g->n ? lo + g->block : g->n;
+        ei_dense_gemm_block(g, 0, g->m, lo, hi);
+    }
+}
+
+/* Fills the split fields of g for a product run with max_tasks tasks at most. */
+static inline void ei_dense_gemm_plan(ei_dense_gemm *g, size_t max_tasks) {
+    size_t t = max_tasks ? max_tasks : 1;
+    /* Rows when there are enough of them, else columns in multiples of 16. */
+    g->split_rows = g->m >= t * 4 || g->m >= g->n;
+    size_t extent = g->split_rows ? g->m : g->n;
+    if (extent == 0) {
+        g->n_tasks = 0;
+        g->block = 1;
+        return;
+    }
+    if (t > extent) t = extent;
+    size_t block = (extent + t - 1) / t;
+    if (!g->split_rows && block < extent) block = (block + 15) / 16 * 16;
+    g->block = block;
+    g->n_tasks = (extent + block - 1) / block;
+}
+
+/* Runs the product over ex's pool. */
+static inline void ei_dense_gemm_run(const ei_exec *ex, ei_dense_gemm *g) {
+    ei_dense_gemm_plan(g, ei_dense_task_count(g->m, g->n, g->k, ex->num_threads));
+    if (g->n_tasks == 1) ei_dense_gemm_task(g, 0, 0);
+    else if (g->n_tasks > 1) ei_threadpool_run(ex->pool, g->n_tasks, ei_dense_gemm_task, g);
+}
+
+#endif /* EI_OPS_DENSE_GEMM_H */
