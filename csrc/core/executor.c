@@ -30,7 +30,19 @@ typedef struct ei_shape_sig {
     ei_dtype dtype;
     int rank;
     int64_t dims[EI_MAX_RANK];
+    uint64_t data_hash; /* outer values known at plan time: their data shapes the plan too */
 } ei_shape_sig;
+
+/* FNV-1a over a known value's bytes (shape arithmetic results are small). */
+static uint64_t ei_hash_bytes(const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
 
 struct ei_executor {
     ei_graph *g;
@@ -476,7 +488,8 @@ cleanup:
 
 static bool ei_sig_matches(const ei_shape_sig *a, const ei_shape_sig *b, int n) {
     for (int i = 0; i < n; i++) {
-        if (a[i].dtype != b[i].dtype || a[i].rank != b[i].rank) return false;
+        if (a[i].dtype != b[i].dtype || a[i].rank != b[i].rank || a[i].data_hash != b[i].data_hash)
+            return false;
         for (int d = 0; d < a[i].rank; d++)
             if (a[i].dims[d] != b[i].dims[d]) return false;
     }
@@ -509,6 +522,8 @@ static bool ei_executor_inputs_unchanged(ei_executor *e, ei_shape_sig **saved, i
         cur[i].dtype = v->dtype;
         cur[i].rank = v->rank;
         memcpy(cur[i].dims, v->dims, sizeof v->dims);
+        if (i >= g->n_inputs && (v->flags & EI_VALUE_FLAG_KNOWN) && v->data)
+            cur[i].data_hash = ei_hash_bytes(v->data, v->nbytes) | 1u;
     }
     same = *saved && *n_saved == n && ei_sig_matches(cur, *saved, n);
     free(*saved);
@@ -520,9 +535,8 @@ static bool ei_executor_inputs_unchanged(ei_executor *e, ei_shape_sig **saved, i
 ei_status ei_executor_plan(ei_executor *e) {
     ei_graph *g = e->g;
     ei_executor_pull_outer(e);
-    /* Outer values that are known (constants of the parent) make the plan depend on
-     * their data too: re-plan every time in that case is unnecessary, since the
-     * parent's constants never change. */
+    /* The plan depends on the shapes of inputs and outer values, and on the data of
+     * outer values the parent computed at plan time (constants never change). */
     bool same = ei_executor_inputs_unchanged(e, &e->sig[g->n_nodes], &e->n_sig[g->n_nodes]);
     if (same && e->planned) return EI_STATUS_OK;
     e->planned = false;
@@ -550,6 +564,15 @@ size_t ei_executor_arena_bytes(const ei_executor *e) {
     if (!e || !e->planned) return 0;
     for (int k = 0; k < e->n_planned; k++) total += e->arena_bytes[k];
     return total;
+}
+
+bool ei_executor_output_shape_known(const ei_executor *e, int k) {
+    if (!e->planned) return false;
+    const ei_value *v = e->g->values[e->g->outputs[k]];
+    if (v->producer < 0) return true; /* input, constant or outer value */
+    const ei_node *n = &e->g->nodes[v->producer];
+    if (n->folded) return true;
+    return v->producer <= e->seg_end[0] && !n->dynamic;
 }
 
 void ei_executor_bind_output(ei_executor *e, int k, void *data, size_t nbytes) {

@@ -38,6 +38,10 @@ bool ei_executor_planned(const ei_executor *e);
 /* Sum of the arenas of the segments planned so far. */
 size_t ei_executor_arena_bytes(const ei_executor *e);
 
+/* Whether graph output k's shape follows from the planned input shapes alone (false when
+ * it is computed after a data-dependent node, so known only after run). */
+bool ei_executor_output_shape_known(const ei_executor *e, int k);
+
 /* outputs_external executors: binds graph output k to a caller buffer for the next run
  * (NULL: the executor keeps that output in a buffer of its own). */
 void ei_executor_bind_output(ei_executor *e, int k, void *data, size_t nbytes);

@@ -360,6 +360,11 @@ ei_status ei_session_output_shape(const ei_session *s, size_t i, ei_tensor *out)
     const ei_value *v = s->graph->values[s->graph->outputs[i]];
     memset(out, 0, sizeof *out);
     out->name = v->name;
+    if (!ei_executor_output_shape_known(s->exec, (int)i)) {
+        out->dtype = v->decl_dtype;
+        out->rank = -1;
+        return EI_STATUS_OK;
+    }
     out->dtype = v->dtype;
     out->rank = v->rank;
     memcpy(out->dims, v->dims, sizeof v->dims);
@@ -393,7 +398,7 @@ static ei_status ei_session_run_locked(ei_session *s, const ei_tensor *inputs, s
     for (int k = 0; k < g->n_outputs; k++) {
         const ei_value *v = g->values[g->outputs[k]];
         ei_tensor *t = &outputs[k];
-        if (t->data && v->rank >= 0 && t->nbytes < v->nbytes)
+        if (t->data && ei_executor_output_shape_known(s->exec, k) && t->nbytes < v->nbytes)
             return ei_error(EI_STATUS_INVALID_ARGUMENT,
                             "output '%s': buffer of %zu bytes is too small, %zu needed", v->name,
                             t->nbytes, v->nbytes);

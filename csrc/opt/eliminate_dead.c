@@ -34,6 +34,9 @@ ei_status ei_pass_eliminate_dead(ei_exec *ex, bool *changed) {
         }
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0) live[n->inputs[k]] = true;
+        /* Values its subgraphs read by name stay too. */
+        for (int v = 0; v < g->n_values; v++)
+            if (!live[v] && ei_node_subgraphs_read(n, g->values[v]->name)) live[v] = true;
     }
     if (n_removed > 0) {
         EI_TRY(ei_graph_remove_nodes(g, remove));

@@ -44,6 +44,11 @@ ei_status ei_pass_eliminate_identity(ei_exec *ex, bool *changed) {
         if (!ei_is_passthrough(ex, n)) continue;
         int in = n->inputs[0], out = n->outputs[0];
         if (g->values[out]->flags & EI_VALUE_FLAG_OUTPUT) continue;
+        /* Subgraphs read values by name: keep the node if one reads its output. */
+        bool read_by_subgraph = false;
+        for (int j = 0; j < g->n_nodes && !read_by_subgraph; j++)
+            read_by_subgraph = ei_node_subgraphs_read(&g->nodes[j], g->values[out]->name);
+        if (read_by_subgraph) continue;
         for (int j = 0; j < g->n_nodes; j++)
             for (int k = 0; k < g->nodes[j].n_inputs; k++)
                 if (g->nodes[j].inputs[k] == out) g->nodes[j].inputs[k] = in;

@@ -18,6 +18,17 @@ static void *ei_fold_alloc(void *ctx, size_t size) {
     return ei_aligned_alloc(size);
 }
 
+/* Data-dependent ops (NonZero...) size their outputs while running: owned buffers too. */
+static ei_status ei_fold_alloc_output(ei_exec *ex, ei_node *n, int index, ei_dtype dtype, int rank,
+                                      const int64_t *dims) {
+    ei_value *v = ei_node_out(ex, n, index);
+    if (!v) return ei_node_error(n, EI_STATUS_INTERNAL, "output %d is absent", index);
+    EI_CHECK(ei_value_set_shape(v, dtype, rank, dims));
+    v->data = ei_aligned_alloc(v->nbytes);
+    if (!v->data) return ei_node_error(n, EI_STATUS_OUT_OF_MEMORY, "out of memory for output '%s'", v->name);
+    return EI_STATUS_OK;
+}
+
 ei_status ei_pass_fold_constants(ei_exec *ex, bool *changed) {
     ei_status st = EI_STATUS_OK;
     ei_graph *g = ex->graph;
@@ -32,6 +43,12 @@ ei_status ei_pass_fold_constants(ei_exec *ex, bool *changed) {
     for (int i = 0; i < g->n_nodes; i++) {
         ei_node *n = &g->nodes[i];
         bool all_const = true;
+        /* Nodes with subgraphs (If, Loop, Scan) read outer values by name: not folded. */
+        for (int a = 0; a < n->n_attrs; a++)
+            if (n->attrs[a].type == EI_ATTR_TYPE_GRAPH || n->attrs[a].type == EI_ATTR_TYPE_GRAPHS)
+                all_const = false;
+        if (!all_const) continue;
+        /* Data-dependent ops decide their shapes when they run. */
         for (int k = 0; k < n->n_inputs && all_const; k++) {
             const ei_value *v = ei_node_in(ex, n, k);
             if (v && !(v->flags & EI_VALUE_FLAG_CONST)) all_const = false;
@@ -45,8 +62,12 @@ ei_status ei_pass_fold_constants(ei_exec *ex, bool *changed) {
             if (v && !ei_size_add(bytes, v->nbytes, &bytes)) bytes = SIZE_MAX;
         }
         if (bytes > EI_FOLD_CONST_MAX_BYTES) continue;
-        EI_TRY(ei_session_eval_node(ex, n, ei_fold_alloc, NULL,
-                                    EI_VALUE_FLAG_CONST | EI_VALUE_FLAG_OWNS_DATA));
+        ei_status (*saved)(ei_exec *, ei_node *, int, ei_dtype, int, const int64_t *) = ex->alloc_output;
+        ex->alloc_output = ei_fold_alloc_output;
+        st = ei_session_eval_node(ex, n, ei_fold_alloc, NULL, EI_VALUE_FLAG_CONST | EI_VALUE_FLAG_OWNS_DATA);
+        ex->alloc_output = saved;
+        n->dynamic = false;
+        if (st != EI_STATUS_OK) goto cleanup;
         for (int k = 0; k < n->n_outputs; k++) {
             ei_value *v = ei_node_out(ex, n, k);
             if (v) v->producer = -1;

@@ -2,6 +2,7 @@
  * opt.c - the pass driver and the node-removal helper the passes share.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "opt/opt.h"
 
@@ -26,11 +27,29 @@ ei_status ei_optimize(ei_exec *ex, int level) {
     return EI_STATUS_OK;
 }
 
+static bool ei_graph_reads_outer(const ei_graph *sub, const char *name) {
+    int idx = ei_graph_find_value(sub, name);
+    return idx >= 0 && (sub->values[idx]->flags & EI_VALUE_FLAG_OUTER);
+}
+
+bool ei_node_subgraphs_read(const ei_node *n, const char *name) {
+    for (int a = 0; a < n->n_attrs; a++) {
+        const ei_attr *at = &n->attrs[a];
+        if (at->type == EI_ATTR_TYPE_GRAPH && at->g && ei_graph_reads_outer(at->g, name)) return true;
+        if (at->type == EI_ATTR_TYPE_GRAPHS)
+            for (size_t k = 0; k < at->n; k++)
+                if (at->graphs[k] && ei_graph_reads_outer(at->graphs[k], name)) return true;
+    }
+    return false;
+}
+
 int ei_graph_count_uses(const ei_graph *g, int v) {
     int uses = 0;
-    for (int i = 0; i < g->n_nodes; i++)
+    for (int i = 0; i < g->n_nodes; i++) {
         for (int k = 0; k < g->nodes[i].n_inputs; k++)
             if (g->nodes[i].inputs[k] == v) uses++;
+        if (ei_node_subgraphs_read(&g->nodes[i], g->values[v]->name)) uses++;
+    }
     return uses;
 }
 

@@ -23,7 +23,10 @@ ei_status ei_optimize(ei_exec *ex, int level);
 /* Removes nodes with remove[i] set (destroying their op state), compacts the node
  * array and recomputes every value's producer. */
 ei_status ei_graph_remove_nodes(ei_graph *g, const bool *remove);
-/* Number of node inputs (in g) that read value index v. */
+/* Number of node inputs (in g) that read value index v, plus one for each direct
+ * subgraph of g's nodes that reads it by name as an outer-scope value. */
 int ei_graph_count_uses(const ei_graph *g, int v);
+/* Whether a subgraph attribute of node n reads value name as an outer-scope value. */
+bool ei_node_subgraphs_read(const ei_node *n, const char *name);
 
 #endif /* EI_OPT_H */

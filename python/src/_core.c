@@ -582,12 +582,6 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
             raise_status(st);
             goto fail;
         }
-        int typenum = npy_type_of(t->dtype);
-        if (typenum < 0) {
-            PyErr_Format(Unsupported, "output '%s' has dtype %s, which NumPy cannot hold",
-                         t->name ? t->name : "?", ei_dtype_name(t->dtype));
-            goto fail;
-        }
         if (t->rank < 0) {
             /* Shape depends on input data: the engine keeps the result, copied below. */
             t->data = NULL;
@@ -595,6 +589,12 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
             Py_INCREF(Py_None);
             PyList_SET_ITEM(result, (Py_ssize_t)i, Py_None);
             continue;
+        }
+        int typenum = npy_type_of(t->dtype);
+        if (typenum < 0) {
+            PyErr_Format(Unsupported, "output '%s' has dtype %s, which NumPy cannot hold",
+                         t->name ? t->name : "?", ei_dtype_name(t->dtype));
+            goto fail;
         }
         if (t->rank > EI_MAX_RANK) {
             PyErr_Format(EdgeInferError, "output '%s' has invalid rank %d (bug in edgeinfer)",
