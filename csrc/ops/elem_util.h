@@ -1,0 +1,111 @@
+/*
+ * elem_util.h - small helpers shared by the elementwise, activation and shape ops:
+ * tensor names for messages, axis normalization, reading small known int tensors
+ * (shapes, axes) and splitting elementwise work into thread-pool tasks.
+ * Everything is static inline so each op file stays self-contained.
+ */
+#ifndef EI_OPS_ELEM_UTIL_H
+#define EI_OPS_ELEM_UTIL_H
+
+#include <string.h>
+
+#include "core/core.h"
+
+/* Name of input/output i for messages ("?" when absent). */
+static inline const char *ei_elem_in_name(const ei_exec *ex, const ei_node *n, int i) {
+    const ei_value *v = ei_node_in(ex, n, i);
+    return v && v->name ? v->name : "?";
+}
+static inline const char *ei_elem_out_name(const ei_exec *ex, const ei_node *n, int i) {
+    const ei_value *v = ei_node_out(ex, n, i);
+    return v && v->name ? v->name : "?";
+}
+
+/* Checks n_inputs in [min_in, max_in] (counting trailing omitted ones as absent) and
+ * that output 0 is present with at most max_out outputs. */
+static inline ei_status ei_elem_check_io(const ei_node *n, int min_in, int max_in, int max_out) {
+    int n_in = n->n_inputs;
+    while (n_in > 0 && n->inputs[n_in - 1] < 0)
+        n_in--;
+    if (n_in < min_in || n->n_inputs > max_in)
+        return ei_node_error(n, EI_STATUS_INVALID_MODEL, "expected %d to %d inputs, got %d", min_in,
+                             max_in, n->n_inputs);
+    for (int i = 0; i < min_in; i++)
+        if (n->inputs[i] < 0)
+            return ei_node_error(n, EI_STATUS_INVALID_MODEL, "required input %d is missing", i);
+    if (n->n_outputs < 1 || n->n_outputs > max_out || n->outputs[0] < 0)
+        return ei_node_error(n, EI_STATUS_INVALID_MODEL,
+                             "expected 1 to %d outputs with the first present, got %d", max_out,
+                             n->n_outputs);
+    return EI_STATUS_OK;
+}
+
+/* Sets an output's shape; on failure prefixes the message with the node. */
+static inline ei_status ei_elem_set_out(const ei_node *n, ei_value *out, ei_dtype dtype, int rank,
+                                        const int64_t *dims) {
+    ei_status st = ei_value_set_shape(out, dtype, rank, dims);
+    if (st != EI_STATUS_OK) ei_error_prefix("node '%s' (%s)", n->name, n->op_type);
+    return st;
+}
+
+/* Maps axis in [-rank, rank) to [0, rank); false when out of range. */
+static inline bool ei_elem_norm_axis(int64_t axis, int rank, int *out) {
+    if (axis < -(int64_t)rank || axis >= (int64_t)rank) return false;
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return true;
+}
+
+/* Reads a known int32/int64 tensor of at most max elements (rank 0 or 1) into out.
+ * The caller has checked ei_value_known(v). what names the input in messages. */
+static inline ei_status ei_elem_read_ints(const ei_node *n, const ei_value *v, const char *what,
+                                          int64_t *out, size_t max, size_t *count) {
+    size_t numel;
+    if (v->rank > 1)
+        return ei_node_error(n, EI_STATUS_INVALID_MODEL, "input '%s' (%s) must be 1-D, got rank %d",
+                             v->name, what, v->rank);
+    if (v->dtype != EI_DTYPE_I64 && v->dtype != EI_DTYPE_I32)
+        return ei_node_error(n, EI_STATUS_INVALID_MODEL, "input '%s' (%s) must be int64, got %s",
+                             v->name, what, ei_dtype_name(v->dtype));
+    if (!ei_shape_numel(v->rank, v->dims, &numel) || numel > max)
+        return ei_node_error(n, EI_STATUS_UNSUPPORTED, "input '%s' (%s) has more than %zu elements",
+                             v->name, what, max);
+    if (numel * ei_dtype_size(v->dtype) > v->nbytes)
+        return ei_node_error(n, EI_STATUS_INVALID_MODEL, "input '%s' (%s) holds too little data",
+                             v->name, what);
+    for (size_t i = 0; i < numel; i++) {
+        if (v->dtype == EI_DTYPE_I64) {
+            int64_t x;
+            memcpy(&x, (const char *)v->data + i * 8, 8);
+            out[i] = x;
+        } else {
+            int32_t x;
+            memcpy(&x, (const char *)v->data + i * 4, 4);
+            out[i] = x;
+        }
+    }
+    *count = numel;
+    return EI_STATUS_OK;
+}
+
+/* How many thread-pool tasks to split n elements into: one for small problems,
+ * otherwise chunks of at least grain elements, a few per thread for balance. */
+static inline size_t ei_elem_tasks(const ei_exec *ex, size_t n, size_t grain) {
+    if (!ex->pool || ex->num_threads <= 1 || n < 2 * grain) return 1;
+    size_t t = n / grain;
+    size_t cap = (size_t)ex->num_threads * 4;
+    return t < cap ? t : cap;
+}
+
+/* [begin, end) of task t of n_tasks over n elements, in multiples of 16 elements. */
+static inline void ei_elem_task_range(size_t n, size_t n_tasks, size_t t, size_t *begin,
+                                      size_t *end) {
+    size_t per = (n + n_tasks - 1) / n_tasks;
+    per = (per + 15) & ~(size_t)15;
+    size_t b = per * t, e = b + per;
+    if (b > n) b = n;
+    if (e > n) e = n;
+    *begin = b;
+    *end = e;
+}
+
+#endif /* EI_OPS_ELEM_UTIL_H */

@@ -1,0 +1,99 @@
+/*
+ * unsqueeze.c - Unsqueeze: inserts size-1 dims at the listed axes of the output.
+ * Axes come from an attribute before opset 13 and from a required input from 13 on,
+ * which must be known at infer. run copies the bytes (any dtype).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/elem_util.h"
+
+typedef struct unsqueeze_state {
+    int64_t axes[EI_MAX_RANK];
+    size_t n_axes; /* attribute (opset < 13) */
+} unsqueeze_state;
+
+static ei_status unsqueeze_prepare(ei_exec *ex, ei_node *node) {
+    (void)ex;
+    ei_status st = EI_STATUS_OK;
+    unsqueeze_state *s = NULL;
+    const int64_t *axes = NULL;
+    size_t n = 0;
+    EI_TRY(ei_elem_check_io(node, node->opset < 13 ? 1 : 2, node->opset < 13 ? 1 : 2, 1));
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto cleanup;
+    }
+    if (node->opset < 13) {
+        EI_TRY(ei_node_attr_ints(node, "axes", &axes, &n));
+        if (!axes) {
+            st = ei_node_error(node, EI_STATUS_INVALID_MODEL, "attribute 'axes' is required");
+            goto cleanup;
+        }
+        if (n > EI_MAX_RANK) {
+            st = ei_node_error(node, EI_STATUS_UNSUPPORTED,
+                               "attribute 'axes' has %zu entries, more than %d", n, EI_MAX_RANK);
+            goto cleanup;
+        }
+        if (n) memcpy(s->axes, axes, n * sizeof *axes);
+        s->n_axes = n;
+    }
+    node->state = s;
+    s = NULL;
+cleanup:
+    free(s);
+    return st;
+}
+
+static ei_status unsqueeze_infer(ei_exec *ex, ei_node *node) {
+    const unsqueeze_state *s = node->state;
+    const ei_value *x = ei_node_in(ex, node, 0), *av = ei_node_in(ex, node, 1);
+    ei_value *y = ei_node_out(ex, node, 0);
+    int64_t axes[EI_MAX_RANK], dims[EI_MAX_RANK];
+    size_t n_axes = s->n_axes;
+    bool ins[EI_MAX_RANK] = {false};
+    if (ei_dtype_size(x->dtype) == 0)
+        return ei_node_error(node, EI_STATUS_UNSUPPORTED, "input '%s' has unsupported dtype %s",
+                             x->name, ei_dtype_name(x->dtype));
+    if (node->opset < 13) {
+        memcpy(axes, s->axes, sizeof axes);
+    } else {
+        if (!ei_value_known(av) && ei_value_numel(av) > 0)
+            return ei_node_error(node, EI_STATUS_UNSUPPORTED,
+                                 "input '%s' (axes) must be a constant or computable from shapes",
+                                 av->name);
+        if (av->dtype != EI_DTYPE_I64)
+            return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                                 "input '%s' (axes) must be int64, got %s", av->name,
+                                 ei_dtype_name(av->dtype));
+        EI_CHECK(ei_elem_read_ints(node, av, "axes", axes, EI_MAX_RANK, &n_axes));
+    }
+    int r = x->rank + (int)n_axes;
+    if (r > EI_MAX_RANK)
+        return ei_node_error(node, EI_STATUS_UNSUPPORTED, "output '%s' would have rank %d > %d",
+                             y->name, r, EI_MAX_RANK);
+    for (size_t i = 0; i < n_axes; i++) {
+        int a;
+        if (!ei_elem_norm_axis(axes[i], r, &a))
+            return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                                 "axis %lld is out of range for output rank %d", (long long)axes[i],
+                                 r);
+        if (ins[a])
+            return ei_node_error(node, EI_STATUS_INVALID_MODEL, "axis %lld is repeated",
+                                 (long long)axes[i]);
+        ins[a] = true;
+    }
+    for (int i = 0, k = 0; i < r; i++)
+        dims[i] = ins[i] ? 1 : x->dims[k++];
+    return ei_elem_set_out(node, y, x->dtype, r, dims);
+}
+
+static ei_status unsqueeze_run(ei_exec *ex, ei_node *node) {
+    const ei_value *x = ei_node_in(ex, node, 0);
+    ei_value *y = ei_node_out(ex, node, 0);
+    if (y->nbytes) memcpy(y->data, x->data, y->nbytes);
+    return EI_STATUS_OK;
+}
+
+const ei_op_fns ei_op_fns_unsqueeze = {unsqueeze_prepare, unsqueeze_infer, unsqueeze_run, free};
