@@ -1,0 +1,110 @@
+/*
+ * log_softmax.c - LogSoftmax on float32: y = x - max - log(sum(exp(x - max))) along the
+ * normalized lines. Opset < 13 coerces the input to 2-D at axis (default 1) and
+ * normalizes each flattened row; opset 13+ normalizes along one axis (default -1).
+ * Lines are split across the thread pool when there are many.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+#include "ops/elem_util.h"
+
+typedef struct lsm_state {
+    int64_t axis_attr;
+    size_t outer, len, inner; /* [outer, len, inner], normalize over len */
+} lsm_state;
+
+static ei_status lsm_prepare(ei_exec *ex, ei_node *node) {
+    (void)ex;
+    ei_status st = EI_STATUS_OK;
+    lsm_state *s = NULL;
+    EI_TRY(ei_elem_check_io(node, 1, 1, 1));
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+        goto cleanup;
+    }
+    EI_TRY(ei_node_attr_int(node, "axis", node->opset < 13 ? 1 : -1, &s->axis_attr));
+    node->state = s;
+    s = NULL;
+cleanup:
+    free(s);
+    return st;
+}
+
+static ei_status lsm_infer(ei_exec *ex, ei_node *node) {
+    lsm_state *s = node->state;
+    ei_value *x = ei_node_in(ex, node, 0), *y = ei_node_out(ex, node, 0);
+    int axis;
+    if (x->dtype != EI_DTYPE_F32)
+        return ei_node_error(node, EI_STATUS_UNSUPPORTED,
+                             "input '%s' has dtype %s; only float32 is supported", x->name,
+                             ei_dtype_name(x->dtype));
+    if (x->rank == 0 || !ei_elem_norm_axis(s->axis_attr, x->rank, &axis))
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "attribute 'axis' = %lld is out of range for input '%s' of rank %d",
+                             (long long)s->axis_attr, x->name, x->rank);
+    s->outer = s->len = s->inner = 1;
+    for (int i = 0; i < x->rank; i++) {
+        size_t d = (size_t)x->dims[i];
+        if (i < axis)
+            s->outer *= d;
+        else if (i == axis || node->opset < 13)
+            s->len *= d;
+        else
+            s->inner *= d;
+    }
+    return ei_elem_set_out(node, y, x->dtype, x->rank, x->dims);
+}
+
+typedef struct lsm_ctx {
+    const lsm_state *s;
+    const float *x;
+    float *y;
+    size_t n_rows, n_tasks;
+} lsm_ctx;
+
+/* One line of len elements at stride. */
+static void lsm_line(size_t len, size_t stride, const float *x, float *y) {
+    float m = -INFINITY;
+    for (size_t i = 0; i < len; i++)
+        if (x[i * stride] > m || x[i * stride] != x[i * stride]) m = x[i * stride];
+    float sum = 0.0f;
+    for (size_t i = 0; i < len; i++)
+        sum += expf(x[i * stride] - m);
+    float sub = isinf(m) ? m : m + logf(sum);
+    for (size_t i = 0; i < len; i++)
+        y[i * stride] = x[i * stride] - sub;
+}
+
+static void lsm_task(void *arg, size_t task, int thread) {
+    (void)thread;
+    const lsm_ctx *c = arg;
+    const lsm_state *s = c->s;
+    size_t per = (c->n_rows + c->n_tasks - 1) / c->n_tasks;
+    size_t b = per * task, e = b + per;
+    if (e > c->n_rows) e = c->n_rows;
+    for (size_t r = b; r < e; r++) {
+        size_t off = (r / s->inner) * s->len * s->inner + r % s->inner;
+        lsm_line(s->len, s->inner, c->x + off, c->y + off);
+    }
+}
+
+static ei_status lsm_run(ei_exec *ex, ei_node *node) {
+    const lsm_state *s = node->state;
+    lsm_ctx c = {s, ei_node_in(ex, node, 0)->data, ei_node_out(ex, node, 0)->data,
+                 s->outer * s->inner, 1};
+    if (c.n_rows == 0 || s->len == 0) return EI_STATUS_OK;
+    size_t t = ei_elem_tasks(ex, c.n_rows * s->len, 16384);
+    c.n_tasks = t < c.n_rows ? t : c.n_rows;
+    if (c.n_tasks <= 1) {
+        c.n_tasks = 1;
+        lsm_task(&c, 0, 0);
+    } else {
+        ei_threadpool_run(ex->pool, c.n_tasks, lsm_task, &c);
+    }
+    return EI_STATUS_OK;
+}
+
+const ei_op_fns ei_op_fns_log_softmax = {lsm_prepare, lsm_infer, lsm_run, free};
