@@ -248,7 +248,19 @@ typedef struct ei_exec {
     ei_status (*alloc_output)(struct ei_exec *ex, ei_node *n, int index, ei_dtype dtype, int rank,
                               const int64_t *dims);
     void *owner; /* the executor running this graph */
+    /* True while infer is called again right before a dynamic node runs: every input's
+     * data is readable then (see ei_input_ready). */
+    bool inputs_have_data;
 } ei_exec;
+
+/* Whether an op's infer may read input v's data: constants and shape arithmetic always;
+ * any input when infer is re-run just before a dynamic node runs. An op whose output
+ * shape depends on such an input (Reshape's shape, Reduce's axes, TopK's K) sets
+ * node->dynamic when it is not ready; infer is then called again at run time, with
+ * the data, and the executor sizes the outputs from that call. */
+static inline bool ei_input_ready(const ei_exec *ex, const ei_value *v) {
+    return v && (ei_value_known(v) || (ex->inputs_have_data && v->data));
+}
 
 /* Input/output value i of node n, or NULL when it is absent/omitted. */
 static inline ei_value *ei_node_in(const ei_exec *ex, const ei_node *n, int i) {
@@ -273,10 +285,12 @@ static inline ei_value *ei_node_out(const ei_exec *ex, const ei_node *n, int i) 
  *  run:     compute. Pointers are valid, shapes are those of the last infer.
  *           Only data-dependent checks remain (indices). No allocation.
  * destroy frees node->state (may be NULL if the op keeps no state).
- * Ops whose output shapes depend on input data (NonZero, If, Loop...) set node->dynamic
- * in infer instead of output shapes (unless their inputs are known, when infer may compute
- * the shapes itself), and in run give each output its shape and buffer with
- * ei_node_alloc_output before writing it. Nodes after a dynamic node are inferred and
+ * Ops whose output shapes depend on input data set node->dynamic in infer instead of
+ * output shapes. Just before such a node runs, the executor calls infer again with
+ * ex->inputs_have_data set: if infer then sets the output shapes (ops whose shapes follow
+ * from small inputs: Reshape, Reduce axes, TopK K), the executor gives them buffers;
+ * if it sets node->dynamic again (NonZero, If, Loop: shapes known only by computing),
+ * run gives each output its shape and buffer with ei_node_alloc_output. Nodes after a dynamic node are inferred and
  * planned when its output shapes are known, and re-planned only when they change.
  * Each op file exports one `const ei_op_fns ei_op_fns_<id>` and nothing else.
  */

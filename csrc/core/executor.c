@@ -74,6 +74,9 @@ struct ei_executor {
     size_t *own_cap;
     void **ext;
     size_t *ext_bytes;
+    /* Per node: scratch of dynamic nodes, sized when they run. */
+    void **dyn_scratch;
+    size_t *dyn_scratch_cap;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -180,36 +183,60 @@ ei_status ei_session_eval_node(ei_exec *ex, ei_node *n, void *(*alloc)(void *ctx
 
 /* -------------------------------------------------------------- creation */
 
+/* Resolves every node's op. One error lists every unsupported node: first the distinct
+ * (op, domain, opset) with counts, then the nodes, as many as the message holds. */
 static ei_status ei_executor_resolve_ops(ei_graph *g) {
-    char msg[2048];
-    size_t len = 0;
-    int n_bad = 0;
+    char kinds[1536], nodes[2048];
+    size_t klen = 0, nlen = 0;
+    int n_bad = 0, n_listed = 0;
 
-    msg[0] = '\0';
+    kinds[0] = nodes[0] = '\0';
     for (int i = 0; i < g->n_nodes; i++) {
         ei_node *n = &g->nodes[i];
         n->op = ei_op_find(n->domain, n->op_type, n->opset);
         if (n->op) continue;
-        char extra[96] = "";
-        int first = -1;
-        for (int k = 0; k < ei_op_count(); k++) {
-            const ei_op *o = ei_op_at(k);
-            if (strcmp(o->name, n->op_type) == 0 && ei_op_find(n->domain, o->name, o->since_version) == o &&
-                (first < 0 || o->since_version < first))
-                first = o->since_version;
-        }
-        if (first >= 0) snprintf(extra, sizeof extra, "; edgeinfer implements it from opset %d", first);
         n_bad++;
-        if (len < sizeof msg - 1) {
-            int w = snprintf(msg + len, sizeof msg - len, "%s node '%s' (op %s, domain '%s', opset %d%s)",
-                             n_bad > 1 ? ";" : "", n->name, n->op_type,
-                             n->domain[0] ? n->domain : "ai.onnx", n->opset, extra);
-            if (w > 0) len += (size_t)w;
+        /* Count this (op, domain, opset) once, at its first node. */
+        bool first_of_kind = true;
+        int count = 0;
+        for (int j = 0; j < g->n_nodes; j++) {
+            const ei_node *m = &g->nodes[j];
+            if (m->op || strcmp(m->op_type, n->op_type) != 0 || strcmp(m->domain, n->domain) != 0 ||
+                m->opset != n->opset)
+                continue;
+            if (j < i) first_of_kind = false;
+            count++;
+        }
+        if (first_of_kind && klen < sizeof kinds - 1) {
+            int first = -1;
+            for (int k = 0; k < ei_op_count(); k++) {
+                const ei_op *o = ei_op_at(k);
+                if (strcmp(o->name, n->op_type) == 0 && ei_op_find(n->domain, o->name, o->since_version) == o &&
+                    (first < 0 || o->since_version < first))
+                    first = o->since_version;
+            }
+            char extra[80] = "";
+            if (first >= 0) snprintf(extra, sizeof extra, ", implemented from opset %d", first);
+            int w = snprintf(kinds + klen, sizeof kinds - klen, "%s(op %s, domain '%s', opset %d%s) x%d",
+                             klen ? "; " : "", n->op_type, n->domain[0] ? n->domain : "ai.onnx", n->opset,
+                             extra, count);
+            if (w > 0) klen += (size_t)w;
+        }
+        if (nlen < sizeof nodes - 80) {
+            int w = snprintf(nodes + nlen, sizeof nodes - nlen, "%s'%s' (%s)", nlen ? ", " : "", n->name,
+                             n->op_type);
+            if (w > 0 && nlen + (size_t)w < sizeof nodes) {
+                nlen += (size_t)w;
+                n_listed++;
+            } else {
+                nodes[nlen] = '\0';
+                nlen = sizeof nodes; /* full */
+            }
         }
     }
     if (n_bad == 0) return EI_STATUS_OK;
-    return ei_error(EI_STATUS_UNSUPPORTED, "model has %d unsupported node%s:%s", n_bad,
-                    n_bad > 1 ? "s" : "", msg);
+    return ei_error(EI_STATUS_UNSUPPORTED, "model has %d unsupported node%s: %s. Nodes: %s%s", n_bad,
+                    n_bad > 1 ? "s" : "", kinds, nodes, n_listed < n_bad ? ", ..." : "");
 }
 
 static ei_status ei_executor_bind_outer(ei_executor *e, const ei_graph *parent) {
@@ -274,7 +301,9 @@ ei_status ei_executor_create(ei_graph *g, const ei_executor_config *cfg, ei_exec
     e->own_cap = calloc(nv, sizeof *e->own_cap);
     e->ext = calloc(nv, sizeof *e->ext);
     e->ext_bytes = calloc(nv, sizeof *e->ext_bytes);
-    if (!e->seg_start || !e->seg_end || !e->sig || !e->n_sig || !e->arena || !e->arena_cap ||
+    e->dyn_scratch = calloc(nn, sizeof *e->dyn_scratch);
+    e->dyn_scratch_cap = calloc(nn, sizeof *e->dyn_scratch_cap);
+    if (!e->dyn_scratch || !e->dyn_scratch_cap ||!e->seg_start || !e->seg_end || !e->sig || !e->n_sig || !e->arena || !e->arena_cap ||
         !e->arena_bytes || !e->own || !e->own_cap || !e->ext || !e->ext_bytes) {
         st = ei_error(EI_STATUS_OUT_OF_MEMORY, "out of memory creating an executor");
         goto cleanup;
@@ -303,6 +332,10 @@ void ei_executor_free(ei_executor *e) {
         for (int k = 0; k <= g->n_nodes; k++) free(e->sig[k]);
     if (e->own)
         for (int i = 0; i <= g->n_values; i++) ei_aligned_free(e->own[i]);
+    if (e->dyn_scratch)
+        for (int i = 0; i <= g->n_nodes; i++) ei_aligned_free(e->dyn_scratch[i]);
+    free(e->dyn_scratch);
+    free(e->dyn_scratch_cap);
     free(e->seg_start);
     free(e->seg_end);
     free(e->sig);
@@ -603,6 +636,42 @@ static ei_status ei_executor_bind_node_outputs(ei_executor *e, ei_node *n) {
     return EI_STATUS_OK;
 }
 
+/* Before dynamic node i runs: infer again with the inputs' data readable. If that fixes
+ * the output shapes, the outputs get executor-owned buffers here; otherwise the op sizes
+ * them while it runs. Scratch requested by this infer is given here too. */
+static ei_status ei_executor_prepare_dynamic(ei_executor *e, int i) {
+    ei_node *n = &e->g->nodes[i];
+    n->dynamic = false;
+    n->scratch_bytes = 0;
+    for (int q = 0; q < n->n_outputs; q++) {
+        ei_value *v = ei_node_out(&e->ex, n, q);
+        if (v) v->rank = -1;
+    }
+    e->ex.inputs_have_data = true;
+    ei_status st = n->op->fns->infer(&e->ex, n);
+    e->ex.inputs_have_data = false;
+    bool sized_by_run = n->dynamic;
+    n->dynamic = true; /* still ends its segment */
+    if (st != EI_STATUS_OK) return st;
+    if (n->scratch_bytes > e->dyn_scratch_cap[i] || (n->scratch_bytes && !e->dyn_scratch[i])) {
+        void *p = ei_aligned_alloc(n->scratch_bytes);
+        if (!p) return ei_node_error(n, EI_STATUS_OUT_OF_MEMORY, "out of memory for %zu bytes of scratch", n->scratch_bytes);
+        ei_aligned_free(e->dyn_scratch[i]);
+        e->dyn_scratch[i] = p;
+        e->dyn_scratch_cap[i] = n->scratch_bytes;
+    }
+    n->scratch = n->scratch_bytes ? e->dyn_scratch[i] : NULL;
+    if (sized_by_run) return EI_STATUS_OK;
+    for (int q = 0; q < n->n_outputs; q++) {
+        int vi = n->outputs[q];
+        if (vi < 0) continue;
+        ei_value *v = e->g->values[vi];
+        if (v->rank < 0) return ei_node_error(n, EI_STATUS_INTERNAL, "output '%s' was not given a shape", v->name);
+        EI_CHECK(ei_executor_own_buffer(e, vi, v->nbytes, &v->data));
+    }
+    return EI_STATUS_OK;
+}
+
 ei_status ei_executor_run(ei_executor *e) {
     ei_graph *g = e->g;
     int seg = 0;
@@ -633,7 +702,11 @@ ei_status ei_executor_run(ei_executor *e) {
         }
         if (n->folded) continue;
         e->ex.alloc_output = ei_alloc_output_run;
-        if (!n->dynamic) EI_CHECK(ei_executor_bind_node_outputs(e, n));
+        if (n->dynamic) {
+            EI_CHECK(ei_executor_prepare_dynamic(e, i));
+        } else {
+            EI_CHECK(ei_executor_bind_node_outputs(e, n));
+        }
         EI_CHECK(n->op->fns->run(&e->ex, n));
     }
     return EI_STATUS_OK;

@@ -8,7 +8,7 @@
 
 #include "core/core.h"
 
-#define EI_ERROR_MAX 1024
+#define EI_ERROR_MAX 4096
 
 static _Thread_local char ei_error_buf[EI_ERROR_MAX];
 
@@ -115,9 +115,14 @@ bool ei_shape_numel(int rank, const int64_t *dims, size_t *out) {
     if (rank < 0 || rank > EI_MAX_RANK) return false;
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0) return false;
+#if SIZE_MAX < UINT64_MAX /* 32-bit targets: a dim may not fit size_t */
+        if ((uint64_t)dims[i] > SIZE_MAX) return false;
+#endif
         if (!ei_size_mul(n, (size_t)dims[i], &n)) return false;
     }
+#if SIZE_MAX > (1ull << 62)
     if (n > ((size_t)1 << 62)) return false;
+#endif
     *out = n;
     return true;
 }

@@ -31,7 +31,11 @@ static ei_status constant_from_list(const ei_node *node, constant_state *s, cons
     s->dtype = is_float ? EI_DTYPE_F32 : EI_DTYPE_I64;
     s->rank = scalar ? 0 : 1;
     s->dims[0] = (int64_t)n;
-    if (!ei_size_mul(n, es, &s->nbytes) || (int64_t)n < 0)
+    bool too_large = !ei_size_mul(n, es, &s->nbytes);
+#if SIZE_MAX > INT64_MAX /* only where size_t can exceed int64_t (a dims[] entry) */
+    too_large = too_large || n > (size_t)INT64_MAX;
+#endif
+    if (too_large)
         return ei_node_error(node, EI_STATUS_INVALID_MODEL, "attribute '%s' is too large", a->name);
     s->owned = malloc(s->nbytes ? s->nbytes : 1);
     if (!s->owned) return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");

@@ -40,9 +40,10 @@ static ei_status cs_infer(ei_exec *ex, ei_node *node) {
         return ei_node_error(node, EI_STATUS_UNSUPPORTED,
                              "input '%s' has dtype %s; supported: float32, float64, int32, int64",
                              x->name, ei_dtype_name(x->dtype));
-    if (!ei_value_known(av))
-        return ei_node_error(node, EI_STATUS_UNSUPPORTED,
-                             "input 'axis' must be a constant or computable from shapes");
+    if (!ei_input_ready(ex, av)) { /* fed at run time: known when it runs */
+        node->dynamic = true;
+        return EI_STATUS_OK;
+    }
     EI_CHECK(ei_elem_read_ints(node, av, "axis", &a, 1, &n));
     if (n != 1)
         return ei_node_error(node, EI_STATUS_INVALID_MODEL,

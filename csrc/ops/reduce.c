@@ -130,9 +130,10 @@ static ei_status red_infer(ei_exec *ex, ei_node *node) {
                              : red_int_ok(s->kind) ? ", int32, int64"
                                                    : "");
     if (av) {
-        if (!ei_value_known(av))
-            return ei_node_error(node, EI_STATUS_UNSUPPORTED,
-                                 "input 'axes' must be a constant or computable from shapes");
+        if (!ei_input_ready(ex, av)) { /* fed at run time: shapes known when it runs */
+            node->dynamic = true;
+            return EI_STATUS_OK;
+        }
         EI_CHECK(ei_elem_read_ints(node, av, "axes", axes, EI_MAX_RANK, &n_axes));
     } else if (!s->axes_input) {
         n_axes = s->n_attr_axes;

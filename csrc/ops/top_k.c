@@ -67,9 +67,10 @@ static ei_status topk_infer(ei_exec *ex, ei_node *node) {
     if (node->opset >= 10) {
         ei_value *kv = ei_node_in(ex, node, 1);
         size_t n = 0;
-        if (!ei_value_known(kv))
-            return ei_node_error(node, EI_STATUS_UNSUPPORTED,
-                                 "input 'K' must be a constant or computable from shapes");
+        if (!ei_input_ready(ex, kv)) { /* fed at run time: shapes known when it runs */
+            node->dynamic = true;
+            return EI_STATUS_OK;
+        }
         EI_CHECK(ei_elem_read_ints(node, kv, "K", &k, 1, &n));
         if (n != 1)
             return ei_node_error(node, EI_STATUS_INVALID_MODEL,

@@ -141,6 +141,25 @@ def test_unsupported_op_names_type_node_and_opset():
     assert isinstance(ei.value, NotImplementedError)
 
 
+def test_every_unsupported_node_is_listed_in_one_error():
+    nodes = [helper.make_node("Frob", ["x"], ["a"], name="f1", domain="com.example"),
+             helper.make_node("Relu", ["a"], ["b"], name="ok_relu"),
+             helper.make_node("Frob", ["b"], ["c"], name="f2", domain="com.example"),
+             helper.make_node("Zork", ["c"], ["y"], name="z1", domain="com.example")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 3)])
+    with pytest.raises(edgeinfer.Unsupported) as ei:
+        edgeinfer.InferenceSession(m)
+    msg = str(ei.value)
+    assert msg.startswith("model has 3 unsupported nodes"), msg
+    assert "(op Frob, domain 'com.example', opset 3) x2" in msg, msg
+    assert "(op Zork, domain 'com.example', opset 3) x1" in msg, msg
+    for name in ("'f1' (Frob)", "'f2' (Frob)", "'z1' (Zork)"):
+        assert name in msg, msg
+    assert "ok_relu" not in msg
+
+
 def test_unsupported_custom_domain():
     nodes = [helper.make_node("Frobnicate", ["x"], ["y"], name="frob", domain="com.example")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
