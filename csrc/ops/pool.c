@@ -1,6 +1,6 @@
 /*
- * pool.c - ONNX MaxPool (with the optional int64 Indices output), AveragePool and
- * GlobalAveragePool, float32, 1-D to 3-D windows. Window geometry (pads, strides,
+ * pool.c - ONNX MaxPool (with the optional int64 Indices output), AveragePool, LpPool,
+ * GlobalAveragePool, GlobalMaxPool and MaxUnpool, float32, 1-D to 3-D windows. Window geometry (pads, strides,
  * dilations, auto_pad, ceil_mode) comes from conv_geometry.h; the loops here walk one
  * (n, c) plane at a time, planes spread over the thread pool.
  */
@@ -12,14 +12,30 @@
 #include "core/core.h"
 #include "kernels/kernels.h"
 #include "ops/conv_geometry.h"
+#include "ops/elem_util.h"
 
-enum { POOL_MAX = 0, POOL_AVERAGE = 1, POOL_GLOBAL_AVERAGE = 2 };
+enum {
+    POOL_MAX = 0,
+    POOL_AVERAGE = 1,
+    POOL_GLOBAL_AVERAGE = 2,
+    POOL_GLOBAL_MAX = 3,
+    POOL_LP = 4,
+    POOL_UNPOOL = 5
+};
+
+static bool pool_is_global(int kind) {
+    return kind == POOL_GLOBAL_AVERAGE || kind == POOL_GLOBAL_MAX;
+}
 
 typedef struct pool_state {
     int kind;
     ei_geom_attrs ga;
     int storage_order;     /* MaxPool Indices: 0 row-major, 1 column-major */
     int count_include_pad; /* AveragePool */
+    float p;               /* LpPool */
+    /* MaxUnpool: the output shape implied by the window, and the one produced */
+    int64_t unpool_full[EI_MAX_RANK], unpool_out[EI_MAX_RANK];
+    int unpool_rank;
     /* infer */
     ei_geom g;
     ei_window_plan wp;
@@ -47,10 +63,14 @@ static ei_status pool_prepare_kind(ei_exec *ex, ei_node *node, int kind) {
     ei_status st = EI_STATUS_OK;
     pool_state *s = NULL;
     int max_outputs = (kind == POOL_MAX && node->opset >= 8) ? 2 : 1;
-    if (node->n_inputs != 1 || node->inputs[0] < 0 || node->n_outputs < 1 ||
+    int min_in = kind == POOL_UNPOOL ? 2 : 1, max_in = kind == POOL_UNPOOL ? 3 : 1;
+    if (node->n_inputs < min_in || node->n_inputs > max_in || node->inputs[0] < 0 ||
+        (kind == POOL_UNPOOL && node->inputs[1] < 0) || node->n_outputs < 1 ||
         node->n_outputs > max_outputs || node->outputs[0] < 0) {
         st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                           "expected 1 input and %s output%s, got %d inputs and %d outputs",
+                           "expected %s and %s output%s, got %d inputs and %d outputs",
+                           kind == POOL_UNPOOL ? "inputs X, I and optional output_shape"
+                                               : "1 input",
                            max_outputs == 2 ? "1 or 2" : "1", max_outputs == 2 ? "s" : "",
                            node->n_inputs, node->n_outputs);
         goto cleanup;
@@ -61,13 +81,39 @@ static ei_status pool_prepare_kind(ei_exec *ex, ei_node *node, int kind) {
         goto cleanup;
     }
     s->kind = kind;
-    if (kind != POOL_GLOBAL_AVERAGE) {
-        bool dil = kind == POOL_MAX ? node->opset >= 10 : node->opset >= 19;
-        EI_TRY(ei_geom_parse(node, dil, node->opset >= 10, &s->ga));
+    if (!pool_is_global(kind)) {
+        bool dil = kind == POOL_MAX ? node->opset >= 10
+                   : kind == POOL_LP ? node->opset >= 18
+                   : kind == POOL_UNPOOL ? false
+                                      : node->opset >= 19;
+        bool ceil = kind == POOL_LP ? node->opset >= 18
+                    : kind == POOL_UNPOOL ? false
+                                       : node->opset >= 10;
+        EI_TRY(ei_geom_parse(node, dil, ceil, &s->ga));
         if (!s->ga.n_kernel) {
             st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
                                "attribute 'kernel_shape' is required");
             goto cleanup;
+        }
+    }
+    if (kind == POOL_LP) {
+        if (node->opset >= 2) {
+            int64_t p = 2;
+            EI_TRY(ei_node_attr_int(node, "p", 2, &p));
+            if (p < 1 || p > 1000) {
+                st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                                   "attribute 'p' = %lld, expected a positive value",
+                                   (long long)p);
+                goto cleanup;
+            }
+            s->p = (float)p;
+        } else {
+            EI_TRY(ei_node_attr_float(node, "p", 2.0f, &s->p));
+            if (!(s->p > 0.0f) || s->p > 1000.0f) {
+                st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                                   "attribute 'p' = %g, expected a positive value", (double)s->p);
+                goto cleanup;
+            }
         }
     }
     if (kind == POOL_MAX && node->opset >= 8) {
@@ -108,6 +154,15 @@ static ei_status average_pool_prepare(ei_exec *ex, ei_node *node) {
 static ei_status global_average_pool_prepare(ei_exec *ex, ei_node *node) {
     return pool_prepare_kind(ex, node, POOL_GLOBAL_AVERAGE);
 }
+static ei_status global_max_pool_prepare(ei_exec *ex, ei_node *node) {
+    return pool_prepare_kind(ex, node, POOL_GLOBAL_MAX);
+}
+static ei_status lp_pool_prepare(ei_exec *ex, ei_node *node) {
+    return pool_prepare_kind(ex, node, POOL_LP);
+}
+static ei_status max_unpool_prepare(ei_exec *ex, ei_node *node) {
+    return pool_prepare_kind(ex, node, POOL_UNPOOL);
+}
 
 static ei_status pool_infer(ei_exec *ex, ei_node *node) {
     pool_state *s = node->state;
@@ -119,7 +174,7 @@ static ei_status pool_infer(ei_exec *ex, ei_node *node) {
                              ei_dtype_name(x->dtype));
     int64_t od[EI_MAX_RANK];
     size_t work;
-    if (s->kind == POOL_GLOBAL_AVERAGE) {
+    if (pool_is_global(s->kind)) {
         if (x->rank < 3)
             return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
                                  "input X '%s' has shape %s, expected rank >= 3 (N, C, D1...)",
@@ -158,7 +213,7 @@ static ei_status pool_infer(ei_exec *ex, ei_node *node) {
     if (s->planes_per_task < 1) s->planes_per_task = 1;
     node->scratch_bytes = 0;
     s->slice_floats = 0;
-    if (s->kind != POOL_GLOBAL_AVERAGE && !ind) {
+    if ((s->kind == POOL_MAX || s->kind == POOL_AVERAGE) && !ind) {
         /* in[2] is an input dim, far below SIZE_MAX / 4 / threads on 64-bit; check anyway. */
         size_t slice = ((size_t)s->g.in[2] + 15) / 16 * 16;
         if (!ei_size_mul(slice, threads * sizeof(float), &node->scratch_bytes))
@@ -368,6 +423,38 @@ static void pool_plane_rows(const pool_state *s, const float *x, float *y, float
     }
 }
 
+/* LpPool: (sum of |x|^p over the in-bounds taps)^(1/p); padding counts as 0. */
+static float lp_pow(float v, float p) {
+    return p == 1.0f ? v : p == 2.0f ? v * v : powf(v, p);
+}
+
+static void lp_pool_plane(const pool_state *s, const float *x, float *y) {
+    const ei_geom *g = &s->g;
+    const float p = s->p;
+    for (int64_t od = 0; od < g->out[0]; od++) {
+        const int64_t *td = ei_window_plan_taps(&s->wp, 0, od);
+        int64_t sd = od * g->s[0] - g->pb[0];
+        for (int64_t oh = 0; oh < g->out[1]; oh++) {
+            const int64_t *th = ei_window_plan_taps(&s->wp, 1, oh);
+            int64_t sh = oh * g->s[1] - g->pb[1];
+            for (int64_t ow = 0; ow < g->out[2]; ow++) {
+                const int64_t *tw = ei_window_plan_taps(&s->wp, 2, ow);
+                int64_t sw = ow * g->s[2] - g->pb[2];
+                float acc = 0.0f;
+                for (int64_t kd = td[0]; kd < td[1]; kd++) {
+                    int64_t id = sd + kd * g->d[0];
+                    for (int64_t kh = th[0]; kh < th[1]; kh++) {
+                        const float *xr = x + (id * g->in[1] + sh + kh * g->d[1]) * g->in[2];
+                        for (int64_t kw = tw[0]; kw < tw[1]; kw++)
+                            acc += lp_pow(fabsf(xr[sw + kw * g->d[2]]), p);
+                    }
+                }
+                *y++ = p == 1.0f ? acc : p == 2.0f ? sqrtf(acc) : powf(acc, 1.0f / p);
+            }
+        }
+    }
+}
+
 static void pool_task(void *arg, size_t task, int thread) {
     const pool_args *p = arg;
     const pool_state *s = p->s;
@@ -379,6 +466,10 @@ static void pool_task(void *arg, size_t task, int thread) {
         float *y = p->y + i * out_sp;
         if (s->kind == POOL_GLOBAL_AVERAGE)
             *y = in_sp ? ei_kernels()->f32_sum(in_sp, x) / (float)in_sp : 0.0f;
+        else if (s->kind == POOL_GLOBAL_MAX)
+            *y = ei_kernels()->f32_max(in_sp, x);
+        else if (s->kind == POOL_LP)
+            lp_pool_plane(s, x, y);
         else if (p->indices)
             max_pool_plane_indices(s, x, y, p->indices + i * out_sp, (int64_t)(i * in_sp));
         else
@@ -398,8 +489,141 @@ static ei_status pool_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
+/*
+ * MaxUnpool: Y is zero except Y[I[e]] = X[e], where the flat indices I (as MaxPool's
+ * Indices output gives them) address the shape the window implies,
+ * (in - 1) * stride + kernel - pads per spatial dim. An output_shape input may ask for a
+ * larger output: the implied block then sits at its start (the ONNX reference's rule).
+ */
+static ei_status unpool_out_shape(const ei_node *node, pool_state *s, const ei_value *os) {
+    char buf[128], buf2[128];
+    int rank = s->unpool_rank;
+    memcpy(s->unpool_out, s->unpool_full, sizeof s->unpool_out);
+    if (!os) return EI_STATUS_OK;
+    int64_t v[EI_MAX_RANK];
+    size_t n = 0;
+    EI_CHECK(ei_elem_read_ints(node, os, "output_shape", v, EI_MAX_RANK, &n));
+    bool ok = n == (size_t)rank;
+    for (int i = 0; ok && i < rank; i++)
+        ok = i < 2 ? v[i] == s->unpool_full[i] : v[i] >= s->unpool_full[i];
+    if (!ok)
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "input output_shape '%s' = %s must keep N and C and be at least "
+                             "the unpooled shape %s",
+                             os->name, ei_shape_str((int)n, v, buf, sizeof buf),
+                             ei_shape_str(rank, s->unpool_full, buf2, sizeof buf2));
+    memcpy(s->unpool_out, v, (size_t)rank * sizeof(int64_t));
+    return EI_STATUS_OK;
+}
+
+static ei_status unpool_infer(ei_exec *ex, ei_node *node) {
+    pool_state *s = node->state;
+    const ei_value *x = ei_node_in(ex, node, 0), *ind = ei_node_in(ex, node, 1);
+    const ei_value *os = ei_node_in(ex, node, 2);
+    char buf[128], buf2[128];
+    if (x->dtype != EI_DTYPE_F32)
+        return ei_node_error(node, EI_STATUS_UNSUPPORTED,
+                             "input X '%s' has dtype %s; only float32 is supported", x->name,
+                             ei_dtype_name(x->dtype));
+    int nsp = (int)s->ga.n_kernel;
+    bool same = ind->dtype == EI_DTYPE_I64 && ind->rank == x->rank;
+    for (int i = 0; same && i < x->rank; i++) same = ind->dims[i] == x->dims[i];
+    if (x->rank != nsp + 2 || !same)
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "input X '%s' has shape %s and I '%s' %s (%s); expected rank %d "
+                             "and int64 indices of X's shape",
+                             x->name, ei_shape_str(x->rank, x->dims, buf, sizeof buf), ind->name,
+                             ei_shape_str(ind->rank, ind->dims, buf2, sizeof buf2),
+                             ei_dtype_name(ind->dtype), nsp + 2);
+    const ei_geom_attrs *ga = &s->ga;
+    if ((ga->n_strides && ga->n_strides != (size_t)nsp) ||
+        (ga->n_pads && ga->n_pads != 2 * (size_t)nsp))
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "attributes strides (%zu values) and pads (%zu) do not match "
+                             "kernel_shape (%d dims)",
+                             ga->n_strides, ga->n_pads, nsp);
+    s->unpool_rank = x->rank;
+    s->unpool_full[0] = x->dims[0];
+    s->unpool_full[1] = x->dims[1];
+    for (int i = 0; i < nsp; i++) {
+        int64_t st = ga->n_strides ? ga->strides[i] : 1, o = 0;
+        int64_t pads = ga->n_pads ? ga->pads[i] + ga->pads[nsp + i] : 0;
+        if (x->dims[2 + i] < 1 || __builtin_mul_overflow(x->dims[2 + i] - 1, st, &o) ||
+            o > ((int64_t)1 << 61))
+            return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                                 "input X '%s' spatial dim %d = %lld is out of range", x->name,
+                                 i, (long long)x->dims[2 + i]);
+        o += ga->kernel[i] - pads;
+        if (o < 1)
+            return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                                 "input X '%s': unpooled spatial dim %d would be %lld", x->name,
+                                 i, (long long)o);
+        s->unpool_full[2 + i] = o;
+    }
+    size_t total;
+    if (!ei_shape_numel(x->rank, s->unpool_full, &total))
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "input X '%s': unpooled shape overflows", x->name);
+    if (os && os->rank >= 0 && !ei_value_known(os)) {
+        node->dynamic = true; /* output_shape is only known at run */
+        return EI_STATUS_OK;
+    }
+    node->dynamic = false;
+    EI_CHECK(unpool_out_shape(node, s, os));
+    return ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, x->rank, s->unpool_out);
+}
+
+static ei_status unpool_run(ei_exec *ex, ei_node *node) {
+    pool_state *s = node->state;
+    const ei_value *x = ei_node_in(ex, node, 0), *ind = ei_node_in(ex, node, 1);
+    ei_value *y = ei_node_out(ex, node, 0);
+    int rank = s->unpool_rank;
+    if (node->dynamic) {
+        /* Only node->dynamic runs rewrite the state; those are serialized with the
+         * session's other runs. */
+        EI_CHECK(unpool_out_shape(node, s, ei_node_in(ex, node, 2)));
+        EI_CHECK(ei_node_alloc_output(ex, node, 0, EI_DTYPE_F32, rank, s->unpool_out));
+    }
+    size_t full, n = ei_value_numel(x);
+    if (!ei_shape_numel(rank, s->unpool_full, &full)) full = 0;
+    float *yd = y->data;
+    const float *xd = x->data;
+    const int64_t *id = ind->data;
+    if (y->nbytes) memset(yd, 0, y->nbytes);
+    bool same = true;
+    for (int i = 2; i < rank; i++) same = same && s->unpool_out[i] == s->unpool_full[i];
+    /* Spatial dims normalized to 3 for the remapping into a larger output. */
+    int64_t fd[3] = {1, 1, 1}, od[3] = {1, 1, 1};
+    for (int i = 2; i < rank; i++) {
+        fd[3 - (rank - i)] = s->unpool_full[i];
+        od[3 - (rank - i)] = s->unpool_out[i];
+    }
+    size_t fplane = (size_t)(fd[0] * fd[1] * fd[2]), oplane = (size_t)(od[0] * od[1] * od[2]);
+    for (size_t e = 0; e < n; e++) {
+        int64_t k = id[e];
+        if (k < 0 || (uint64_t)k >= full)
+            return ei_node_error(node, EI_STATUS_INDEX_OUT_OF_RANGE,
+                                 "input I '%s'[%zu] = %lld is outside [0, %zu)", ind->name, e,
+                                 (long long)k, full);
+        if (same) {
+            yd[k] = xd[e];
+            continue;
+        }
+        size_t u = (size_t)k, plane = u / fplane, r = u % fplane;
+        size_t w = r % (size_t)fd[2], h = (r / (size_t)fd[2]) % (size_t)fd[1];
+        size_t d = r / ((size_t)fd[2] * (size_t)fd[1]);
+        yd[plane * oplane + (d * (size_t)od[1] + h) * (size_t)od[2] + w] = xd[e];
+    }
+    return EI_STATUS_OK;
+}
+
 const ei_op_fns ei_op_fns_max_pool = {max_pool_prepare, pool_infer, pool_run, pool_destroy};
 const ei_op_fns ei_op_fns_average_pool = {average_pool_prepare, pool_infer, pool_run,
                                           pool_destroy};
 const ei_op_fns ei_op_fns_global_average_pool = {global_average_pool_prepare, pool_infer,
                                                  pool_run, pool_destroy};
+const ei_op_fns ei_op_fns_global_max_pool = {global_max_pool_prepare, pool_infer, pool_run,
+                                             pool_destroy};
+const ei_op_fns ei_op_fns_lp_pool = {lp_pool_prepare, pool_infer, pool_run, pool_destroy};
+const ei_op_fns ei_op_fns_max_unpool = {max_unpool_prepare, unpool_infer, unpool_run,
+                                        pool_destroy};
