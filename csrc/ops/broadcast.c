@@ -109,3 +109,17 @@ void ei_bcast_for_range(const ei_bcast *bc, size_t begin, size_t end, ei_bcast_f
         }
     }
 }
+
+void ei_broadcast_strides(int ri, const int64_t *di, int ro, const int64_t *dout,
+                          int64_t *strides) {
+    int64_t acc = 1;
+    for (int i = ro - 1; i >= 0; i--) {
+        int k = i - (ro - ri);
+        if (k >= 0 && di[k] == dout[i] && dout[i] != 1) {
+            strides[i] = acc;
+            acc *= di[k];
+        } else {
+            strides[i] = 0;
+        }
+    }
+}

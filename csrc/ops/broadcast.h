@@ -18,6 +18,10 @@
 bool ei_broadcast_shape(int ra, const int64_t *da, int rb, const int64_t *db, int *rank_out,
                         int64_t *dims_out);
 
+/* Element strides of an input (ri, di) read at each dim of the output (ro, dout) it was
+ * broadcast to: 0 where the input repeats (missing or size-1 dims). */
+void ei_broadcast_strides(int ri, const int64_t *di, int ro, const int64_t *dout, int64_t *strides);
+
 /* An iteration plan over the output of a broadcast binary op. */
 typedef struct ei_bcast {
     int rank;                  /* collapsed rank (>= 1) */

@@ -7,6 +7,7 @@
 #ifndef EI_OPS_ELEM_UTIL_H
 #define EI_OPS_ELEM_UTIL_H
 
+#include <math.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -106,6 +107,49 @@ static inline void ei_elem_task_range(size_t n, size_t n_tasks, size_t t, size_t
     if (e > n) e = n;
     *begin = b;
     *end = e;
+}
+
+/* Float -> integer conversions with every input defined: truncation toward zero, and for NaN
+ * or values outside the target's range the "integer indefinite" value (the minimum) that
+ * x86-64's cvtt* instructions, and so onnxruntime's static_cast there, produce. */
+static inline int64_t ei_elem_f64_to_i64(double x) {
+    if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) return INT64_MIN;
+    return (int64_t)x;
+}
+static inline int32_t ei_elem_f64_to_i32(double x) {
+    if (!(x > -2147483649.0 && x < 2147483648.0)) return INT32_MIN;
+    return (int32_t)x;
+}
+
+/* float32 <-> float16 (IEEE binary16): round to nearest even, overflow to inf, NaN kept quiet. */
+static inline uint16_t ei_elem_f32_to_f16(float f) {
+    uint32_t x, ax, sign;
+    memcpy(&x, &f, 4);
+    sign = (x >> 16) & 0x8000u;
+    ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); /* NaN */
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
+    if (ax < 0x38800000u) {                                   /* below 2^-14: subnormal or 0 */
+        float a;
+        memcpy(&a, &ax, 4);
+        /* a * 2^24 is exact and < 1024; rint rounds it to nearest even (1024 encodes the
+         * smallest normal, which is also right). */
+        return (uint16_t)(sign | (uint32_t)rintf(a * 16777216.0f));
+    }
+    uint32_t r = ax + 0xfffu + ((ax >> 13) & 1u); /* round to nearest even at bit 13 */
+    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
+}
+
+static inline float ei_elem_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    float f;
+    if (e == 0) {
+        f = (float)m * 5.9604644775390625e-08f; /* m * 2^-24, exact */
+        return sign ? -f : f;
+    }
+    x = e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e + 112) << 23) | (m << 13));
+    memcpy(&f, &x, 4);
+    return f;
 }
 
 #endif /* EI_OPS_ELEM_UTIL_H */

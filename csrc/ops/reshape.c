@@ -1,7 +1,9 @@
 /*
- * reshape.c - Reshape: the shape input must be known at infer (a constant or shape
- * arithmetic). A 0 copies the input's dim at that position unless allowzero=1 (opset 14);
- * one -1 is inferred from the element count. run copies the bytes (any dtype).
+ * reshape.c - Reshape. When the shape input is known at infer (a constant or shape
+ * arithmetic) the output shape is planned then; when it is fed at run time the node is
+ * dynamic and run resolves the shape and sizes its output with ei_node_alloc_output.
+ * A 0 copies the input's dim at that position unless allowzero=1 (opset 14); one -1 is
+ * inferred from the element count. run copies the bytes (any dtype).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,28 +37,13 @@ cleanup:
     return st;
 }
 
-static ei_status reshape_infer(ei_exec *ex, ei_node *node) {
-    const reshape_state *s = node->state;
-    ei_value *x = ei_node_in(ex, node, 0), *sh = ei_node_in(ex, node, 1);
-    ei_value *y = ei_node_out(ex, node, 0);
-    int64_t req[EI_MAX_RANK], dims[EI_MAX_RANK];
+/* The output shape for input x and the (known) shape tensor sh. */
+static ei_status reshape_resolve(const ei_node *node, const reshape_state *s, const ei_value *x,
+                                 const ei_value *sh, int *rank_out, int64_t *dims) {
+    int64_t req[EI_MAX_RANK];
     size_t rank = 0, in_numel, known = 1;
     int infer_at = -1;
     char b1[160], b2[160];
-    if (ei_dtype_size(x->dtype) == 0)
-        return ei_node_error(node, EI_STATUS_UNSUPPORTED, "input '%s' has unsupported dtype %s",
-                             x->name, ei_dtype_name(x->dtype));
-    if (sh->dtype != EI_DTYPE_I64)
-        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                             "input '%s' (shape) must be int64, got %s", sh->name,
-                             ei_dtype_name(sh->dtype));
-    if (sh->rank != 1)
-        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                             "input '%s' (shape) must be 1-D, got rank %d", sh->name, sh->rank);
-    if (!ei_value_known(sh) && ei_value_numel(sh) > 0)
-        return ei_node_error(node, EI_STATUS_UNSUPPORTED,
-                             "input '%s' (shape) must be a constant or computable from shapes",
-                             sh->name);
     EI_CHECK(ei_elem_read_ints(node, sh, "shape", req, EI_MAX_RANK, &rank));
     in_numel = ei_value_numel(x);
     for (size_t i = 0; i < rank; i++) {
@@ -107,11 +94,46 @@ static ei_status reshape_infer(ei_exec *ex, ei_node *node) {
                              "cannot reshape input '%s' %s (%zu elements) to %s (%zu elements)",
                              x->name, ei_shape_str(x->rank, x->dims, b2, sizeof b2), in_numel,
                              ei_shape_str((int)rank, req, b1, sizeof b1), known);
-    return ei_elem_set_out(node, y, x->dtype, (int)rank, dims);
+    *rank_out = (int)rank;
+    return EI_STATUS_OK;
+}
+
+static ei_status reshape_infer(ei_exec *ex, ei_node *node) {
+    const reshape_state *s = node->state;
+    ei_value *x = ei_node_in(ex, node, 0), *sh = ei_node_in(ex, node, 1);
+    ei_value *y = ei_node_out(ex, node, 0);
+    int64_t dims[EI_MAX_RANK];
+    int rank = 0;
+    if (ei_dtype_size(x->dtype) == 0)
+        return ei_node_error(node, EI_STATUS_UNSUPPORTED, "input '%s' has unsupported dtype %s",
+                             x->name, ei_dtype_name(x->dtype));
+    if (sh->dtype != EI_DTYPE_I64)
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "input '%s' (shape) must be int64, got %s", sh->name,
+                             ei_dtype_name(sh->dtype));
+    if (sh->rank != 1)
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "input '%s' (shape) must be 1-D, got rank %d", sh->name, sh->rank);
+    if (!ei_value_known(sh) && ei_value_numel(sh) > 0) {
+        if (ei_value_numel(sh) > EI_MAX_RANK)
+            return ei_node_error(node, EI_STATUS_UNSUPPORTED,
+                                 "input '%s' (shape) has more than %d elements", sh->name,
+                                 EI_MAX_RANK);
+        node->dynamic = true; /* the shape is data fed at run time: resolved in run */
+        return EI_STATUS_OK;
+    }
+    EI_CHECK(reshape_resolve(node, s, x, sh, &rank, dims));
+    return ei_elem_set_out(node, y, x->dtype, rank, dims);
 }
 
 static ei_status reshape_run(ei_exec *ex, ei_node *node) {
     const ei_value *x = ei_node_in(ex, node, 0);
+    if (node->dynamic) {
+        int64_t dims[EI_MAX_RANK];
+        int rank = 0;
+        EI_CHECK(reshape_resolve(node, node->state, x, ei_node_in(ex, node, 1), &rank, dims));
+        EI_CHECK(ei_node_alloc_output(ex, node, 0, x->dtype, rank, dims));
+    }
     ei_value *y = ei_node_out(ex, node, 0);
     if (y->nbytes) memcpy(y->data, x->data, y->nbytes);
     return EI_STATUS_OK;

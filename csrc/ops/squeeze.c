@@ -1,7 +1,8 @@
 /*
  * squeeze.c - Squeeze: removes size-1 dims, the listed axes or (no axes) all of them.
  * Axes come from an attribute before opset 13 and from an optional input from 13 on,
- * which must be known at infer. run copies the bytes (any dtype).
+ * known at infer (planned) or fed at run time (the node is then dynamic and run
+ * sizes its output). run copies the bytes (any dtype).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,10 @@ cleanup:
     return st;
 }
 
-static ei_status squeeze_infer(ei_exec *ex, ei_node *node) {
-    const squeeze_state *s = node->state;
-    const ei_value *x = ei_node_in(ex, node, 0), *av = ei_node_in(ex, node, 1);
-    ei_value *y = ei_node_out(ex, node, 0);
-    int64_t axes[EI_MAX_RANK], dims[EI_MAX_RANK];
+/* The output shape for input x and the axes (attribute, or input av: absent or known). */
+static ei_status squeeze_resolve(const ei_node *node, const squeeze_state *s, const ei_value *x,
+                                 const ei_value *av, int *rank_out, int64_t *dims) {
+    int64_t axes[EI_MAX_RANK];
     size_t n_axes = s->n_axes;
     bool drop[EI_MAX_RANK] = {false};
     char buf[160];
@@ -56,10 +56,6 @@ static ei_status squeeze_infer(ei_exec *ex, ei_node *node) {
     if (node->opset < 13) {
         memcpy(axes, s->axes, sizeof axes);
     } else if (av) {
-        if (!ei_value_known(av) && ei_value_numel(av) > 0)
-            return ei_node_error(node, EI_STATUS_UNSUPPORTED,
-                                 "input '%s' (axes) must be a constant or computable from shapes",
-                                 av->name);
         if (av->dtype != EI_DTYPE_I64)
             return ei_node_error(node, EI_STATUS_INVALID_MODEL,
                                  "input '%s' (axes) must be int64, got %s", av->name,
@@ -88,11 +84,38 @@ static ei_status squeeze_infer(ei_exec *ex, ei_node *node) {
         if (n_axes == 0 ? x->dims[i] == 1 : drop[i]) continue;
         dims[r++] = x->dims[i];
     }
+    *rank_out = r;
+    return EI_STATUS_OK;
+}
+
+static ei_status squeeze_infer(ei_exec *ex, ei_node *node) {
+    const ei_value *x = ei_node_in(ex, node, 0), *av = ei_node_in(ex, node, 1);
+    ei_value *y = ei_node_out(ex, node, 0);
+    int64_t dims[EI_MAX_RANK];
+    int r = 0;
+    if (node->opset >= 13 && av && !ei_value_known(av) && ei_value_numel(av) > 0) {
+        if (ei_dtype_size(x->dtype) == 0)
+            return ei_node_error(node, EI_STATUS_UNSUPPORTED, "input '%s' has unsupported dtype %s",
+                                 x->name, ei_dtype_name(x->dtype));
+        if (av->dtype != EI_DTYPE_I64 || av->rank > 1)
+            return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                                 "input '%s' (axes) must be a 1-D int64 tensor, got %s of rank %d",
+                                 av->name, ei_dtype_name(av->dtype), av->rank);
+        node->dynamic = true; /* axes are data fed at run time: resolved in run */
+        return EI_STATUS_OK;
+    }
+    EI_CHECK(squeeze_resolve(node, node->state, x, av, &r, dims));
     return ei_elem_set_out(node, y, x->dtype, r, dims);
 }
 
 static ei_status squeeze_run(ei_exec *ex, ei_node *node) {
     const ei_value *x = ei_node_in(ex, node, 0);
+    if (node->dynamic) {
+        int64_t dims[EI_MAX_RANK];
+        int r = 0;
+        EI_CHECK(squeeze_resolve(node, node->state, x, ei_node_in(ex, node, 1), &r, dims));
+        EI_CHECK(ei_node_alloc_output(ex, node, 0, x->dtype, r, dims));
+    }
     ei_value *y = ei_node_out(ex, node, 0);
     if (y->nbytes) memcpy(y->data, x->data, y->nbytes);
     return EI_STATUS_OK;

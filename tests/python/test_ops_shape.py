@@ -162,11 +162,36 @@ def test_reshape_rank_too_large():
                  inits=[("s", np.ones(9, np.int64))])
 
 
-def test_reshape_shape_must_be_known():
-    expect_error(edgeinfer.Unsupported, ["'s' (shape)", "must be a constant or computable from shapes"],
+@pytest.mark.parametrize("xs,shape", [([2, 3], [3, 2]), ([2, 3, 4], [-1, 4]), ([2, 3, 4], [0, -1]), ([6], [1, 2, 3]),
+                                      ([0, 3], [3, -1]), ([2, 3], [6])])
+def test_reshape_shape_fed_at_run(xs, shape):
+    """The shape input is a graph input: the node is dynamic and sizes its output in run;
+    an Add after it is planned once the shape is known."""
+    x = data(xs)
+    run_case([helper.make_node("Reshape", ["x", "s"], ["r"]), helper.make_node("Add", ["r", "r"], ["y"])],
+             {"x": x, "s": np.array(shape, np.int64)})
+
+
+def test_reshape_shape_fed_at_run_changes_between_runs():
+    model = make_model([helper.make_node("Reshape", ["x", "s"], ["y"])],
+                       [("x", TensorProto.FLOAT, [2, 3, 4]), ("s", TensorProto.INT64, ["k"])],
+                       [("y", TensorProto.FLOAT, None)])
+    sess = edgeinfer.InferenceSession(model.SerializeToString())
+    x = data([2, 3, 4])
+    for shape in ([24], [4, -1], [2, 3, 2, 2], [-1], [1, 24]):
+        y = sess.run(None, {"x": x, "s": np.array(shape, np.int64)})[0]
+        np.testing.assert_array_equal(y, x.reshape(shape))
+
+
+def test_reshape_shape_fed_at_run_errors():
+    expect_error(edgeinfer.InvalidArgument, ["node 'Reshape_0' (Reshape)", "cannot reshape input 'x' [2,3]", "to [4,2]"],
                  [helper.make_node("Reshape", ["x", "s"], ["y"])],
                  [("x", TensorProto.FLOAT, [2, 3]), ("s", TensorProto.INT64, [2])],
-                 feed={"x": data([2, 3]), "s": i64(3, 2)})
+                 feed={"x": data([2, 3]), "s": i64(4, 2)})
+    expect_error(edgeinfer.InvalidModel, ["'s' (shape)", "more than one -1"],
+                 [helper.make_node("Reshape", ["x", "s"], ["y"])],
+                 [("x", TensorProto.FLOAT, [2, 3]), ("s", TensorProto.INT64, [2])],
+                 feed={"x": data([2, 3]), "s": i64(-1, -1)})
 
 
 # ------------------------------------------------------------------- Transpose
@@ -475,11 +500,28 @@ def test_squeeze_axis_out_of_range():
                  [helper.make_node("Squeeze", ["x"], ["y"], axes=[2])], [("x", TensorProto.FLOAT, [1, 1])], opset=11)
 
 
-def test_squeeze_axes_must_be_known():
-    expect_error(edgeinfer.Unsupported, ["'a' (axes)", "must be a constant"],
+@pytest.mark.parametrize("xs,axes", [([1, 3], [0]), ([1, 3, 1], [-1, 0]), ([2, 1, 1], [1])])
+def test_squeeze_axes_fed_at_run(xs, axes):
+    run_case([helper.make_node("Squeeze", ["x", "a"], ["y"])], {"x": data(xs), "a": np.array(axes, np.int64)})
+
+
+def test_squeeze_axes_fed_at_run_errors():
+    expect_error(edgeinfer.InvalidArgument, ["cannot squeeze axis 1", "its size is 3"],
                  [helper.make_node("Squeeze", ["x", "a"], ["y"])],
                  [("x", TensorProto.FLOAT, [1, 3]), ("a", TensorProto.INT64, [1])],
-                 feed={"x": data([1, 3]), "a": i64(0)})
+                 feed={"x": data([1, 3]), "a": i64(1)})
+
+
+@pytest.mark.parametrize("xs,axes", [([3], [0]), ([2, 3], [-1, 1]), ([], [0, 1]), ([2, 3], [3, 0])])
+def test_unsqueeze_axes_fed_at_run(xs, axes):
+    run_case([helper.make_node("Unsqueeze", ["x", "a"], ["y"])], {"x": data(xs), "a": np.array(axes, np.int64)})
+
+
+def test_unsqueeze_axes_fed_at_run_errors():
+    expect_error(edgeinfer.InvalidModel, ["axis 5 is out of range for output rank 3"],
+                 [helper.make_node("Unsqueeze", ["x", "a"], ["y"])],
+                 [("x", TensorProto.FLOAT, [2, 3]), ("a", TensorProto.INT64, [1])],
+                 feed={"x": data([2, 3]), "a": i64(5)})
 
 
 @pytest.mark.parametrize("shape,axes", [([3], [0]), ([3], [1]), ([3], [-1]), ([2, 3], [0, 3]), ([2, 3], [-1, 1]),
