@@ -1,21 +1,30 @@
 /*
  * threadpool.c - the persistent thread pool of kernels.h: n-1 workers plus the caller.
- * A run publishes a job under the mutex and bumps a generation counter; tasks are taken
- * with an atomic counter; the last thread to finish signals the caller. Idle workers
- * spin briefly, then sleep on a condition variable (no spinning between runs).
+ * A job's tasks are claimed through one 64-bit atomic word holding (generation, next
+ * task), so a worker can only take a task of the job that is current; the caller waits
+ * for the tasks to be done, never for a worker to show up. A descheduled or sleeping
+ * worker therefore costs nothing: the caller runs the tasks itself. Idle workers spin
+ * briefly, then sleep on a condition variable (no spinning between runs).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "kernels/kernels.h"
 
-/* Polls of the generation counter before a worker goes to sleep: a few microseconds,
- * enough to catch back-to-back runs of consecutive small ops without a futex wake. */
-#define EI_TP_SPIN 2000
+/* Polls before an idle worker sleeps: catches back-to-back jobs of consecutive small ops
+ * without a futex wake, and stops well before a run could be said to leave threads
+ * spinning. */
+#define EI_TP_SPIN 4000
 
-/* Tells the core (and an SMT sibling) that this is a spin-wait. */
+/* state = generation << EI_TP_TASK_BITS | next task index. */
+#define EI_TP_TASK_BITS 24
+#define EI_TP_MAX_TASKS ((uint64_t)1 << EI_TP_TASK_BITS)
+#define EI_TP_SLOTS 4 /* job descriptors kept by generation: a late reader sees a stable one */
+
 static inline void ei_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -23,6 +32,16 @@ static inline void ei_cpu_relax(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+typedef void (*ei_tp_fn)(void *arg, size_t task, int thread);
+
+/* Fields are atomic (relaxed) because a stalled worker may read a slot while the caller
+ * rewrites it for a later job; the claim on `state` then fails and the values are unused. */
+typedef struct ei_tp_job {
+    _Atomic(ei_tp_fn) fn;
+    _Atomic(void *) arg;
+    _Atomic uint64_t n_tasks;
+} ei_tp_job;
 
 typedef struct ei_tp_worker {
     struct ei_threadpool *tp;
@@ -36,56 +55,64 @@ struct ei_threadpool {
     int n_started;
 
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* workers wait here for a new generation or shutdown */
-    pthread_cond_t done; /* the caller waits here for workers to finish */
-    atomic_uint generation;
+    pthread_cond_t wake; /* sleeping workers wait here for a new generation or shutdown */
+    int sleepers;        /* workers inside pthread_cond_wait (under mu) */
     int shutdown;
 
-    /* The current job: written by the caller before generation is bumped. */
-    void (*fn)(void *arg, size_t task, int thread);
-    void *arg;
-    size_t n_tasks;
-    atomic_size_t next;   /* next task to hand out */
-    atomic_int remaining; /* workers still inside this job */
+    ei_tp_job jobs[EI_TP_SLOTS];
+    _Atomic uint64_t state; /* (generation, next task) */
+    atomic_size_t done;     /* tasks of the current job finished */
 };
 
-static void ei_tp_work(struct ei_threadpool *tp, int thread) {
-    const size_t n = tp->n_tasks;
-    void (*fn)(void *, size_t, int) = tp->fn;
-    void *arg = tp->arg;
+static inline uint64_t ei_tp_gen(uint64_t state) { return state >> EI_TP_TASK_BITS; }
+static inline uint64_t ei_tp_idx(uint64_t state) { return state & (EI_TP_MAX_TASKS - 1); }
+
+/* Claims and runs tasks of generation gen until none is left (or the job changed). */
+static void ei_tp_work(struct ei_threadpool *tp, uint64_t gen, int thread) {
+    ei_tp_job *job = &tp->jobs[gen % EI_TP_SLOTS];
+    uint64_t s = atomic_load_explicit(&tp->state, memory_order_acquire);
     for (;;) {
-        size_t t = atomic_fetch_add_explicit(&tp->next, 1, memory_order_relaxed);
-        if (t >= n) break;
-        fn(arg, t, thread);
+        if (ei_tp_gen(s) != gen) return;
+        uint64_t i = ei_tp_idx(s);
+        /* The job's fields are read before the claim; a successful claim proves the job
+         * was still current, so they belonged to it. */
+        uint64_t n = atomic_load_explicit(&job->n_tasks, memory_order_relaxed);
+        ei_tp_fn fn = atomic_load_explicit(&job->fn, memory_order_relaxed);
+        void *arg = atomic_load_explicit(&job->arg, memory_order_relaxed);
+        if (i >= n) return;
+        if (!atomic_compare_exchange_weak_explicit(&tp->state, &s, s + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        fn(arg, (size_t)i, thread);
+        atomic_fetch_add_explicit(&tp->done, 1, memory_order_release);
+        s = atomic_load_explicit(&tp->state, memory_order_acquire);
     }
 }
 
 static void *ei_tp_main(void *p) {
     ei_tp_worker *w = p;
     struct ei_threadpool *tp = w->tp;
-    unsigned seen = 0;
+    uint64_t seen = 0;
     for (;;) {
-        unsigned gen = atomic_load_explicit(&tp->generation, memory_order_acquire);
+        uint64_t gen = ei_tp_gen(atomic_load_explicit(&tp->state, memory_order_acquire));
         for (int spin = 0; gen == seen && spin < EI_TP_SPIN; spin++) {
             ei_cpu_relax();
-            gen = atomic_load_explicit(&tp->generation, memory_order_acquire);
+            gen = ei_tp_gen(atomic_load_explicit(&tp->state, memory_order_acquire));
         }
         if (gen == seen) {
             pthread_mutex_lock(&tp->mu);
             while (!tp->shutdown &&
-                   (gen = atomic_load_explicit(&tp->generation, memory_order_acquire)) == seen)
+                   (gen = ei_tp_gen(atomic_load_explicit(&tp->state, memory_order_acquire))) == seen) {
+                tp->sleepers++;
                 pthread_cond_wait(&tp->wake, &tp->mu);
+                tp->sleepers--;
+            }
             int stop = tp->shutdown;
             pthread_mutex_unlock(&tp->mu);
             if (stop) return NULL;
         }
         seen = gen;
-        ei_tp_work(tp, w->index);
-        if (atomic_fetch_sub_explicit(&tp->remaining, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&tp->mu);
-            pthread_cond_signal(&tp->done);
-            pthread_mutex_unlock(&tp->mu);
-        }
+        ei_tp_work(tp, gen, w->index);
     }
 }
 
@@ -104,7 +131,6 @@ void ei_threadpool_free(ei_threadpool *tp) {
     pthread_mutex_unlock(&tp->mu);
     for (int i = 0; i < tp->n_started; i++)
         pthread_join(tp->workers[i].thread, NULL);
-    pthread_cond_destroy(&tp->done);
     pthread_cond_destroy(&tp->wake);
     pthread_mutex_destroy(&tp->mu);
     free(tp->workers);
@@ -128,15 +154,8 @@ int ei_threadpool_create(int n_threads, ei_threadpool **out) {
         free(tp);
         return -1;
     }
-    if (pthread_cond_init(&tp->done, NULL) != 0) {
-        pthread_cond_destroy(&tp->wake);
-        pthread_mutex_destroy(&tp->mu);
-        free(tp);
-        return -1;
-    }
-    atomic_init(&tp->generation, 0u);
-    atomic_init(&tp->next, (size_t)0);
-    atomic_init(&tp->remaining, 0);
+    atomic_init(&tp->state, (uint64_t)0);
+    atomic_init(&tp->done, (size_t)0);
     if (n_threads > 1) {
         tp->workers = calloc((size_t)(n_threads - 1), sizeof *tp->workers);
         if (!tp->workers) goto fail;
@@ -162,35 +181,30 @@ int ei_threadpool_size(const ei_threadpool *tp) {
 void ei_threadpool_run(ei_threadpool *tp, size_t n_tasks,
                        void (*fn)(void *arg, size_t task, int thread), void *arg) {
     if (n_tasks == 0) return;
-    if (!tp || tp->n_threads == 1 || n_tasks == 1) {
+    if (!tp || tp->n_started == 0 || n_tasks == 1) {
         for (size_t t = 0; t < n_tasks; t++)
             fn(arg, t, 0);
         return;
     }
-    tp->fn = fn;
-    tp->arg = arg;
-    tp->n_tasks = n_tasks;
-    atomic_store_explicit(&tp->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&tp->remaining, tp->n_started, memory_order_relaxed);
-    /* The release publishes the job; spinning workers see it without the lock, sleeping
-     * ones are woken. Bumping under the mutex closes the check-then-wait race. */
+    /* More tasks than the claim word holds (never seen in practice): the rest inline. */
+    size_t chunk = n_tasks < (size_t)(EI_TP_MAX_TASKS - 1) ? n_tasks : (size_t)(EI_TP_MAX_TASKS - 1);
+    uint64_t gen = ei_tp_gen(atomic_load_explicit(&tp->state, memory_order_relaxed)) + 1;
+    ei_tp_job *job = &tp->jobs[gen % EI_TP_SLOTS];
+    atomic_store_explicit(&job->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&job->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&job->n_tasks, (uint64_t)chunk, memory_order_relaxed);
+    atomic_store_explicit(&tp->done, 0, memory_order_relaxed);
+    /* Publishing the new generation (task index 0) releases the job's fields. */
+    atomic_store_explicit(&tp->state, gen << EI_TP_TASK_BITS, memory_order_release);
     pthread_mutex_lock(&tp->mu);
-    atomic_fetch_add_explicit(&tp->generation, 1u, memory_order_release);
-    pthread_cond_broadcast(&tp->wake);
+    if (tp->sleepers > 0) pthread_cond_broadcast(&tp->wake);
     pthread_mutex_unlock(&tp->mu);
 
-    ei_tp_work(tp, 0);
-
-    /* Every worker joins every generation (possibly finding no task left), so the job's
-     * fields stay valid until all have left ei_tp_work. */
-    if (atomic_load_explicit(&tp->remaining, memory_order_acquire) != 0) {
-        for (int spin = 0; spin < EI_TP_SPIN; spin++) {
-            if (atomic_load_explicit(&tp->remaining, memory_order_acquire) == 0) return;
-            ei_cpu_relax();
-        }
-        pthread_mutex_lock(&tp->mu);
-        while (atomic_load_explicit(&tp->remaining, memory_order_acquire) != 0)
-            pthread_cond_wait(&tp->done, &tp->mu);
-        pthread_mutex_unlock(&tp->mu);
+    ei_tp_work(tp, gen, 0);
+    /* Every task is claimed now; wait only for those still running on workers. */
+    for (int spin = 0; atomic_load_explicit(&tp->done, memory_order_acquire) < chunk; spin++) {
+        if (spin < 1000) ei_cpu_relax();
+        else sched_yield(); /* a worker mid-task may need this core */
     }
+    for (size_t t = chunk; t < n_tasks; t++) fn(arg, t, 0);
 }
