@@ -83,11 +83,44 @@ static int npy_type_of(ei_dtype dt) {
     }
 }
 
+/* NumPy has no bfloat16; the ml_dtypes package (which onnx uses) registers one. Returns
+ * a new reference to its descriptor, or NULL with an exception when it is missing. */
+static PyArray_Descr *bf16_descr(void) {
+    PyObject *mod = PyImport_ImportModule("ml_dtypes");
+    if (!mod) {
+        PyErr_Clear();
+        PyErr_SetString(Unsupported, "bfloat16 tensors need the ml_dtypes package (pip install ml_dtypes)");
+        return NULL;
+    }
+    PyObject *type = PyObject_GetAttrString(mod, "bfloat16");
+    Py_DECREF(mod);
+    if (!type) return NULL;
+    PyArray_Descr *descr = NULL;
+    int ok = PyArray_DescrConverter(type, &descr);
+    Py_DECREF(type);
+    return ok ? descr : NULL;
+}
+
+static int is_bf16(PyArray_Descr *d) {
+    return PyDataType_ELSIZE(d) == 2 && d->typeobj && strstr(d->typeobj->tp_name, "bfloat16") != NULL;
+}
+
+/* A new uninitialized array of engine dtype dt (NumPy types and bfloat16). */
+static PyArrayObject *new_array(ei_dtype dt, int rank, npy_intp *dims) {
+    if (dt == EI_DTYPE_BF16) {
+        PyArray_Descr *d = bf16_descr(); /* stolen below */
+        if (!d) return NULL;
+        return (PyArrayObject *)PyArray_NewFromDescr(&PyArray_Type, d, rank, dims, NULL, NULL, 0, NULL);
+    }
+    return (PyArrayObject *)PyArray_SimpleNew(rank, dims, npy_type_of(dt));
+}
+
 /* Engine dtype of a NumPy array, by kind and size (so int64 and longlong both map),
  * or EI_DTYPE_UNDEFINED. */
 static ei_dtype ei_dtype_of(PyArrayObject *a) {
     const char kind = PyArray_DESCR(a)->kind;
     const npy_intp size = PyArray_ITEMSIZE(a);
+    if (is_bf16(PyArray_DESCR(a))) return EI_DTYPE_BF16;
     switch (kind) {
     case 'b': return size == 1 ? EI_DTYPE_BOOL : EI_DTYPE_UNDEFINED;
     case 'f':
@@ -376,7 +409,9 @@ static PyArrayObject *convert_input(SessionObject *self, size_t idx, PyObject *v
     if (PyArray_IS_C_CONTIGUOUS(arr) && PyArray_ISALIGNED(arr) && !PyArray_ISBYTESWAPPED(arr))
         return arr; /* zero copy */
     int typenum = npy_type_of(vi->dtype);
-    PyArray_Descr *descr = typenum >= 0 ? PyArray_DescrFromType(typenum) : NULL;
+    PyArray_Descr *descr = vi->dtype == EI_DTYPE_BF16 ? bf16_descr()
+                           : typenum >= 0              ? PyArray_DescrFromType(typenum)
+                                                       : NULL;
     if (!descr) {
         if (!PyErr_Occurred())
             PyErr_Format(Unsupported, "input '%s': dtype %s cannot be passed from Python", vi->name,
@@ -590,8 +625,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
             PyList_SET_ITEM(result, (Py_ssize_t)i, Py_None);
             continue;
         }
-        int typenum = npy_type_of(t->dtype);
-        if (typenum < 0) {
+        if (npy_type_of(t->dtype) < 0 && t->dtype != EI_DTYPE_BF16) {
             PyErr_Format(Unsupported, "output '%s' has dtype %s, which NumPy cannot hold",
                          t->name ? t->name : "?", ei_dtype_name(t->dtype));
             goto fail;
@@ -603,7 +637,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
         }
         npy_intp dims[EI_MAX_RANK];
         for (int d = 0; d < t->rank; d++) dims[d] = (npy_intp)t->dims[d];
-        PyArrayObject *arr = (PyArrayObject *)PyArray_SimpleNew(t->rank, dims, typenum);
+        PyArrayObject *arr = new_array(t->dtype, t->rank, dims);
         if (!arr) goto fail;
         PyList_SET_ITEM(result, (Py_ssize_t)i, (PyObject *)arr);
         if ((size_t)PyArray_NBYTES(arr) != t->nbytes) {
@@ -626,8 +660,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
     for (size_t i = 0; i < self->n_outputs; i++) {
         if (PyList_GET_ITEM(result, (Py_ssize_t)i) != Py_None) continue;
         ei_tensor *t = &outs[i];
-        int typenum = npy_type_of(t->dtype);
-        if (typenum < 0) {
+        if (npy_type_of(t->dtype) < 0 && t->dtype != EI_DTYPE_BF16) {
             PyErr_Format(Unsupported, "output '%s' has dtype %s, which NumPy cannot hold",
                          t->name ? t->name : "?", ei_dtype_name(t->dtype));
             goto fail;
@@ -639,7 +672,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
         }
         npy_intp dims[EI_MAX_RANK];
         for (int d = 0; d < t->rank; d++) dims[d] = (npy_intp)t->dims[d];
-        PyArrayObject *arr = (PyArrayObject *)PyArray_SimpleNew(t->rank, dims, typenum);
+        PyArrayObject *arr = new_array(t->dtype, t->rank, dims);
         if (!arr) goto fail;
         if ((size_t)PyArray_NBYTES(arr) != t->nbytes) {
             PyErr_Format(EdgeInferError, "output '%s': engine reports %zu bytes for %zd elements (bug in edgeinfer)",

@@ -314,20 +314,6 @@ SKIP_GROUPS = {
             "test_quantizelinear_uint4",
         ),
     ),
-    # 8 tests
-    "bfloat16": (
-        "bfloat16 tensors: edgeinfer has no bfloat16 kernels",
-        (
-            "test_cast_BFLOAT16_to_FLOAT",
-            "test_cast_FLOAT_to_BFLOAT16",
-            "test_castlike_BFLOAT16_to_FLOAT",
-            "test_castlike_BFLOAT16_to_FLOAT_expanded",
-            "test_castlike_FLOAT_to_BFLOAT16",
-            "test_castlike_FLOAT_to_BFLOAT16_expanded",
-            "test_range_bfloat16_type_positive_delta",
-            "test_range_bfloat16_type_positive_delta_expanded",
-        ),
-    ),
     # 14 tests
     "float16": (
         "float16 compute in Conv, Mul, QLinearMatMul scales, attention: those kernels are float32/float64",

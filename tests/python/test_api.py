@@ -421,3 +421,30 @@ def test_no_reference_leaks(mlp):
             sess.run(None, {"x": x, "extra": x})
     del out
     assert [sys.getrefcount(a) for a in (x, strided, bad)] == before
+
+
+def test_bfloat16_inputs_and_outputs_use_ml_dtypes():
+    """NumPy has no bfloat16; arrays of ml_dtypes.bfloat16 (what onnx uses) pass in and out."""
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes ships with onnx; without it bf16 is Unsupported")
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Cast", ["x"], ["b"], to=TensorProto.BFLOAT16),
+             helper.make_node("Identity", ["b"], ["b_out"]),
+             helper.make_node("Cast", ["bin"], ["f"], to=TensorProto.FLOAT)]
+    g = helper.make_graph(nodes, "bf16", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+                                          helper.make_tensor_value_info("bin", TensorProto.BFLOAT16, [2, 2])],
+                          [helper.make_tensor_value_info("b_out", TensorProto.BFLOAT16, [4]),
+                           helper.make_tensor_value_info("f", TensorProto.FLOAT, [2, 2])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    sess = edgeinfer.InferenceSession(m.SerializeToString())
+    x = np.array([1.0, -2.5, 3.140625, 1e-3], dtype=np.float32)
+    bin_ = np.array([[1.5, -0.25], [8.0, 0.0]], dtype=ml_dtypes.bfloat16)
+    b_out, f = sess.run(None, {"x": x, "bin": bin_})
+    assert b_out.dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(b_out.astype(np.float32), x.astype(ml_dtypes.bfloat16).astype(np.float32))
+    np.testing.assert_array_equal(f, bin_.astype(np.float32))
+    # a non-contiguous bfloat16 input is converted once, like other dtypes
+    wide = np.zeros((2, 4), dtype=ml_dtypes.bfloat16)
+    wide[:, ::2] = bin_
+    _, f2 = sess.run(None, {"x": x, "bin": wide[:, ::2]})
+    np.testing.assert_array_equal(f2, f)
