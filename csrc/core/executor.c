@@ -44,6 +44,25 @@ static uint64_t ei_hash_bytes(const void *p, size_t n) {
     return h;
 }
 
+static bool ei_sig_matches(const ei_shape_sig *a, const ei_shape_sig *b, int n) {
+    for (int i = 0; i < n; i++) {
+        if (a[i].dtype != b[i].dtype || a[i].rank != b[i].rank || a[i].data_hash != b[i].data_hash)
+            return false;
+        for (int d = 0; d < a[i].rank; d++)
+            if (a[i].dims[d] != b[i].dims[d]) return false;
+    }
+    return true;
+}
+
+static void ei_sig_of(const ei_value *v, bool hash_known, ei_shape_sig *out) {
+    memset(out, 0, sizeof *out);
+    out->dtype = v->dtype;
+    out->rank = v->rank;
+    memcpy(out->dims, v->dims, sizeof v->dims);
+    if (hash_known && (v->flags & EI_VALUE_FLAG_KNOWN) && v->data)
+        out->data_hash = ei_hash_bytes(v->data, v->nbytes) | 1u;
+}
+
 struct ei_executor {
     ei_graph *g;
     ei_exec ex;
@@ -383,15 +402,30 @@ static ei_status ei_executor_signature(ei_executor *e, int k, ei_shape_sig **out
         ei_node *dn = &g->nodes[e->seg_end[s]];
         for (int o = 0; o < dn->n_outputs; o++, w++) {
             const ei_value *v = ei_node_out(&e->ex, dn, o);
-            if (!v) continue;
-            sig[w].dtype = v->dtype;
-            sig[w].rank = v->rank;
-            memcpy(sig[w].dims, v->dims, sizeof v->dims);
+            if (v) ei_sig_of(v, false, &sig[w]);
         }
     }
     *out = sig;
     *count = n;
     return EI_STATUS_OK;
+}
+
+/* Whether the dynamic outputs before segment k still have the shapes it was planned for. */
+static bool ei_executor_segment_current(const ei_executor *e, int k) {
+    const ei_graph *g = e->g;
+    int w = 0;
+    for (int s = 0; s < k; s++) {
+        const ei_node *dn = &g->nodes[e->seg_end[s]];
+        for (int o = 0; o < dn->n_outputs; o++, w++) {
+            if (w >= e->n_sig[k]) return false;
+            const ei_value *v = ei_node_out(&e->ex, dn, o);
+            ei_shape_sig cur;
+            memset(&cur, 0, sizeof cur);
+            if (v) ei_sig_of(v, false, &cur);
+            if (!ei_sig_matches(&cur, &e->sig[k][w], 1)) return false;
+        }
+    }
+    return w == e->n_sig[k];
 }
 
 /* Plans segment k, which starts at node `start`: infers, precomputes what it can, and
@@ -519,15 +553,6 @@ cleanup:
     return st;
 }
 
-static bool ei_sig_matches(const ei_shape_sig *a, const ei_shape_sig *b, int n) {
-    for (int i = 0; i < n; i++) {
-        if (a[i].dtype != b[i].dtype || a[i].rank != b[i].rank || a[i].data_hash != b[i].data_hash)
-            return false;
-        for (int d = 0; d < a[i].rank; d++)
-            if (a[i].dims[d] != b[i].dims[d]) return false;
-    }
-    return true;
-}
 
 static void ei_executor_pull_outer(ei_executor *e) {
     for (int i = 0; i < e->n_outer; i++) {
@@ -544,25 +569,31 @@ static void ei_executor_pull_outer(ei_executor *e) {
 }
 
 /* The shapes of the inputs and outer values the current plan was made for. */
-static bool ei_executor_inputs_unchanged(ei_executor *e, ei_shape_sig **saved, int *n_saved) {
+
+static const ei_value *ei_executor_sig_value(const ei_executor *e, int i) {
+    const ei_graph *g = e->g;
+    return i < g->n_inputs ? g->values[g->inputs[i]] : g->values[e->outer_idx[i - g->n_inputs]];
+}
+
+/* Whether the shapes of the inputs and outer values equal those of the saved plan
+ * (compared in place: run allocates nothing); if not, records the new ones. */
+static ei_status ei_executor_inputs_unchanged(ei_executor *e, ei_shape_sig **saved, int *n_saved, bool *same) {
     ei_graph *g = e->g;
     int n = g->n_inputs + e->n_outer;
-    ei_shape_sig *cur = calloc((size_t)(n > 0 ? n : 1), sizeof *cur);
-    bool same = false;
-    if (!cur) return false;
-    for (int i = 0; i < n; i++) {
-        const ei_value *v = i < g->n_inputs ? g->values[g->inputs[i]] : g->values[e->outer_idx[i - g->n_inputs]];
-        cur[i].dtype = v->dtype;
-        cur[i].rank = v->rank;
-        memcpy(cur[i].dims, v->dims, sizeof v->dims);
-        if (i >= g->n_inputs && (v->flags & EI_VALUE_FLAG_KNOWN) && v->data)
-            cur[i].data_hash = ei_hash_bytes(v->data, v->nbytes) | 1u;
+    *same = *saved && *n_saved == n;
+    for (int i = 0; i < n && *same; i++) {
+        ei_shape_sig cur;
+        ei_sig_of(ei_executor_sig_value(e, i), i >= g->n_inputs, &cur);
+        *same = ei_sig_matches(&cur, &(*saved)[i], 1);
     }
-    same = *saved && *n_saved == n && ei_sig_matches(cur, *saved, n);
+    if (*same) return EI_STATUS_OK;
+    ei_shape_sig *sig = calloc((size_t)(n > 0 ? n : 1), sizeof *sig);
+    if (!sig) return ei_error(EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++) ei_sig_of(ei_executor_sig_value(e, i), i >= g->n_inputs, &sig[i]);
     free(*saved);
-    *saved = cur;
+    *saved = sig;
     *n_saved = n;
-    return same;
+    return EI_STATUS_OK;
 }
 
 ei_status ei_executor_plan(ei_executor *e) {
@@ -570,7 +601,8 @@ ei_status ei_executor_plan(ei_executor *e) {
     ei_executor_pull_outer(e);
     /* The plan depends on the shapes of inputs and outer values, and on the data of
      * outer values the parent computed at plan time (constants never change). */
-    bool same = ei_executor_inputs_unchanged(e, &e->sig[g->n_nodes], &e->n_sig[g->n_nodes]);
+    bool same = false;
+    EI_CHECK(ei_executor_inputs_unchanged(e, &e->sig[g->n_nodes], &e->n_sig[g->n_nodes], &same));
     if (same && e->planned) return EI_STATUS_OK;
     e->planned = false;
     for (int i = 0; i < g->n_inputs; i++) {
@@ -683,14 +715,7 @@ ei_status ei_executor_run(ei_executor *e) {
             /* Entering segment seg+1: its shapes are known now that the dynamic node
              * ending segment seg has run. */
             seg++;
-            ei_shape_sig *sig = NULL;
-            int n_sig = 0;
-            bool same = false;
-            if (seg < e->n_planned) {
-                EI_CHECK(ei_executor_signature(e, seg, &sig, &n_sig));
-                same = n_sig == e->n_sig[seg] && ei_sig_matches(sig, e->sig[seg], n_sig);
-                free(sig);
-            }
+            bool same = seg < e->n_planned && ei_executor_segment_current(e, seg);
             if (!same) {
                 ei_status st = ei_executor_plan_segment(e, seg, i);
                 e->ex.alloc_output = ei_alloc_output_run;
