@@ -58,15 +58,7 @@ static ei_status conv_check_weight(const ei_node *node, const conv_state *s, con
                              "group=%lld does not divide the %lld output channels of W '%s' %s",
                              (long long)s->group, (long long)w->dims[0], w->name,
                              ei_shape_str(w->rank, w->dims, buf, sizeof buf));
-    if (s->ga.n_kernel) {
-        bool same = s->ga.n_kernel == (size_t)nsp;
-        for (int i = 0; same && i < nsp; i++) same = s->ga.kernel[i] == w->dims[2 + i];
-        if (!same)
-            return ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                                 "attribute 'kernel_shape' %s does not match W '%s' %s",
-                                 ei_shape_str((int)s->ga.n_kernel, s->ga.kernel, buf, 64),
-                                 w->name, ei_shape_str(w->rank, w->dims, buf + 64, 64));
-    }
+    EI_CHECK(ei_geom_check_kernel(node, &s->ga, w, nsp));
     const ei_geom_attrs *ga = &s->ga;
     if ((ga->n_strides && ga->n_strides != (size_t)nsp) ||
         (ga->n_dilations && ga->n_dilations != (size_t)nsp) ||
@@ -89,27 +81,13 @@ static void conv_destroy(void *p) {
 static ei_status conv_prepare(ei_exec *ex, ei_node *node) {
     ei_status st = EI_STATUS_OK;
     conv_state *s = NULL;
-    if (node->n_inputs < 2 || node->n_inputs > 3 || node->n_outputs != 1 ||
-        node->inputs[0] < 0 || node->inputs[1] < 0 || node->outputs[0] < 0) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                           "expected inputs X, W and optional B and 1 output, got %d inputs "
-                           "and %d outputs",
-                           node->n_inputs, node->n_outputs);
-        goto cleanup;
-    }
+    EI_TRY(ei_geom_check_conv_io(node));
     s = calloc(1, sizeof *s);
     if (!s) {
         st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
         goto cleanup;
     }
-    EI_TRY(ei_geom_parse(node, true, false, &s->ga));
-    EI_TRY(ei_node_attr_int(node, "group", 1, &s->group));
-    if (s->group < 1 || s->group > EI_GEOM_MAX_ATTR) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                           "attribute 'group' = %lld, expected a positive value",
-                           (long long)s->group);
-        goto cleanup;
-    }
+    EI_TRY(ei_geom_parse_conv(node, &s->ga, &s->group));
     const ei_value *w = ei_node_in(ex, node, 1);
     if (ei_value_known(w) && w->rank >= 0) EI_TRY(conv_check_weight(node, s, w));
     node->state = s;

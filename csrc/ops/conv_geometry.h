@@ -119,6 +119,46 @@ static inline ei_status ei_geom_parse(const ei_node *node, bool with_dilations, 
     return EI_STATUS_OK;
 }
 
+/* The convolutions' window attributes (with dilations, no ceil_mode) and `group`
+ * (1 to EI_GEOM_MAX_ATTR), at prepare. */
+static inline ei_status ei_geom_parse_conv(const ei_node *node, ei_geom_attrs *ga,
+                                           int64_t *group) {
+    EI_CHECK(ei_geom_parse(node, true, false, ga));
+    EI_CHECK(ei_node_attr_int(node, "group", 1, group));
+    if (*group < 1 || *group > EI_GEOM_MAX_ATTR)
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "attribute 'group' = %lld, expected a positive value",
+                             (long long)*group);
+    return EI_STATUS_OK;
+}
+
+/* Conv and ConvTranspose: a kernel_shape attribute, when given, must equal W's spatial
+ * dims (nsp of them). */
+static inline ei_status ei_geom_check_kernel(const ei_node *node, const ei_geom_attrs *ga,
+                                             const ei_value *w, int nsp) {
+    char buf[64], buf2[128];
+    if (!ga->n_kernel) return EI_STATUS_OK;
+    bool same = ga->n_kernel == (size_t)nsp;
+    for (int i = 0; same && i < nsp; i++) same = ga->kernel[i] == w->dims[2 + i];
+    if (!same)
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "attribute 'kernel_shape' %s does not match W '%s' %s",
+                             ei_shape_str((int)ga->n_kernel, ga->kernel, buf, sizeof buf),
+                             w->name, ei_shape_str(w->rank, w->dims, buf2, sizeof buf2));
+    return EI_STATUS_OK;
+}
+
+/* Conv and ConvTranspose: inputs X, W and optional B, one output. */
+static inline ei_status ei_geom_check_conv_io(const ei_node *node) {
+    if (node->n_inputs < 2 || node->n_inputs > 3 || node->n_outputs != 1 ||
+        node->inputs[0] < 0 || node->inputs[1] < 0 || node->outputs[0] < 0)
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "expected inputs X, W and optional B and 1 output, got %d inputs "
+                             "and %d outputs",
+                             node->n_inputs, node->n_outputs);
+    return EI_STATUS_OK;
+}
+
 /* Resolves the geometry at infer. nsp: spatial rank of input x (named xname), in_dims: its
  * spatial dims, kernel: the window (from the weights or kernel_shape). The output size of
  * each dim must be >= 1. */

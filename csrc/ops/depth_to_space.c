@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "ops/elem_util.h"
+#include "ops/space_depth.h"
+#include "ops/strided_copy.h"
 
 typedef struct depth_to_space_state {
     int64_t block;
@@ -25,16 +27,7 @@ static ei_status depth_to_space_prepare(ei_exec *ex, ei_node *node) {
         st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
         goto cleanup;
     }
-    if (!ei_node_attr(node, "blocksize")) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL, "attribute 'blocksize' is required");
-        goto cleanup;
-    }
-    EI_TRY(ei_node_attr_int(node, "blocksize", 0, &s->block));
-    if (s->block < 1 || s->block > (1 << 20)) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                           "attribute 'blocksize' = %lld must be >= 1", (long long)s->block);
-        goto cleanup;
-    }
+    EI_TRY(ei_space_depth_blocksize(node, &s->block));
     if (node->opset >= 11) EI_TRY(ei_node_attr_string(node, "mode", "DCR", &mode));
     if (strcmp(mode, "DCR") != 0 && strcmp(mode, "CRD") != 0) {
         st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
@@ -71,13 +64,6 @@ static ei_status depth_to_space_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), x->dtype, 4, dims);
 }
 
-#define D2S_ROW(T)                                                                                 \
-    for (size_t w = 0; w < W; w++) {                                                               \
-        T v;                                                                                       \
-        memcpy(&v, src + w * sizeof(T), sizeof(T));                                                \
-        memcpy(dst + (w * b) * sizeof(T), &v, sizeof(T));                                          \
-    }
-
 static ei_status depth_to_space_run(ei_exec *ex, ei_node *node) {
     const depth_to_space_state *s = node->state;
     const ei_value *x = ei_node_in(ex, node, 0);
@@ -97,15 +83,7 @@ static ei_status depth_to_space_run(ei_exec *ex, ei_node *node) {
                         size_t ch = s->crd ? c * b * b + i * b + j : (i * b + j) * Co + c;
                         const char *src = xd + ((n * C + ch) * H + h) * W * es;
                         char *dst = row + j * es;
-                        switch (es) {
-                        case 1: D2S_ROW(uint8_t) break;
-                        case 2: D2S_ROW(uint16_t) break;
-                        case 4: D2S_ROW(uint32_t) break;
-                        case 8: D2S_ROW(uint64_t) break;
-                        default:
-                            for (size_t w = 0; w < W; w++)
-                                memcpy(dst + w * b * es, src + w * es, es);
-                        }
+                        ei_copy_elems(dst, b, src, 1, W, es);
                     }
                 }
     return EI_STATUS_OK;

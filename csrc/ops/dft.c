@@ -13,110 +13,10 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/fft.h"
 
 /* Above this length (or output bins) we refuse: products k*j must stay exact. */
 #define DFT_MAX_LEN ((int64_t)1 << 30)
-
-/* --------------------------------------------------------- shared signal transform */
-
-/* Sample j of the sequence being transformed: x[j] (times the window), zero past n; or,
- * for a Hermitian (irfft) input, bin j of the full spectrum rebuilt from the one-sided bins
- * x[0..n): X[L - k] = conj(X[k]), imaginary parts of DC and Nyquist ignored (as numpy). */
-static inline void dft_load(const float *x, size_t sx, size_t n, int c_in, const float *win,
-                            size_t L, int herm, size_t j, double *re, double *im) {
-    size_t k = j;
-    bool conj = false;
-    if (herm && j > L / 2) {
-        k = L - j;
-        conj = true;
-    }
-    if (k >= n) {
-        *re = *im = 0.0;
-        return;
-    }
-    double w = win ? (double)win[k] : 1.0;
-    *re = (double)x[k * sx] * w;
-    *im = c_in == 2 ? (double)x[k * sx + 1] * w : 0.0;
-    if (herm && (k == 0 || 2 * k == L)) *im = 0.0;
-    if (conj) *im = -*im;
-}
-
-/* The transform of one signal.
- * x: n_avail complex (c_in = 2) or real (c_in = 1) samples, sample j at x[j * sx];
- * win: NULL or a window multiplied into the first samples (win_len of them, 0 beyond);
- * L: transform length (samples past n_avail are zero); herm: x holds one-sided bins of a
- * Hermitian spectrum (inverse onesided DFT). Writes bins [0, n_out) to y, bin k at
- * y[k * sy]: (re, im) when c_out = 2, re only when 1. tw: NULL or L twiddles (cos, sin of
- * 2 pi m / L); work: NULL or 2 L doubles. inverse: conjugate twiddles, scale by 1 / L. */
-static void dft_signal(const float *x, size_t sx, size_t n_avail, int c_in, const float *win,
-                       size_t win_len, size_t L, size_t n_out, int inverse, int herm, int c_out,
-                       const double *tw, double *work, float *y, size_t sy) {
-    size_t n = n_avail;
-    if (win && win_len < n) n = win_len;
-    if (!herm && n > L) n = L;
-    size_t n_src = herm ? L : n; /* samples that may be non-zero */
-    double sign = inverse ? 1.0 : -1.0, scale = inverse ? 1.0 / (double)L : 1.0;
-    bool pow2 = L > 0 && (L & (L - 1)) == 0;
-    if (tw && work && pow2) {
-        /* Load in bit-reversed order, then butterflies. */
-        int bits = 0;
-        while (((size_t)1 << bits) < L) bits++;
-        memset(work, 0, 2 * L * sizeof(double));
-        for (size_t j = 0; j < n_src; j++) {
-            size_t r = 0;
-            for (int b = 0; b < bits; b++) r |= ((j >> b) & 1u) << (bits - 1 - b);
-            dft_load(x, sx, n, c_in, win, L, herm, j, &work[2 * r], &work[2 * r + 1]);
-        }
-        for (size_t len = 2; len <= L; len <<= 1) {
-            size_t half = len / 2, step = L / len;
-            for (size_t base = 0; base < L; base += len) {
-                for (size_t t = 0; t < half; t++) {
-                    double wr = tw[2 * t * step], wi = sign * tw[2 * t * step + 1];
-                    double *a = work + 2 * (base + t), *b = work + 2 * (base + t + half);
-                    double br = b[0] * wr - b[1] * wi, bi = b[0] * wi + b[1] * wr;
-                    b[0] = a[0] - br;
-                    b[1] = a[1] - bi;
-                    a[0] += br;
-                    a[1] += bi;
-                }
-            }
-        }
-        for (size_t k = 0; k < n_out; k++) {
-            y[k * sy] = (float)(work[2 * k] * scale);
-            if (c_out == 2) y[k * sy + 1] = (float)(work[2 * k + 1] * scale);
-        }
-        return;
-    }
-    for (size_t k = 0; k < n_out; k++) {
-        double re = 0.0, im = 0.0;
-        for (size_t j = 0; j < n_src; j++) {
-            size_t m = (size_t)(((uint64_t)k * (uint64_t)j) % (uint64_t)L);
-            double c, s, xr, xi;
-            if (tw) {
-                c = tw[2 * m];
-                s = sign * tw[2 * m + 1];
-            } else {
-                double a = 6.283185307179586476925 * (double)m / (double)L;
-                c = cos(a);
-                s = sign * sin(a);
-            }
-            dft_load(x, sx, n, c_in, win, L, herm, j, &xr, &xi);
-            re += xr * c - xi * s;
-            im += xr * s + xi * c;
-        }
-        y[k * sy] = (float)(re * scale);
-        if (c_out == 2) y[k * sy + 1] = (float)(im * scale);
-    }
-}
-
-/* Fills tw with L twiddles (cos, sin of 2 pi m / L). */
-static void dft_twiddles(double *tw, size_t L) {
-    for (size_t m = 0; m < L; m++) {
-        double a = 6.283185307179586476925 * (double)m / (double)L;
-        tw[2 * m] = cos(a);
-        tw[2 * m + 1] = sin(a);
-    }
-}
 
 /* ---------------------------------------------------------------------- DFT */
 
@@ -153,24 +53,6 @@ static ei_status dft_prepare(ei_exec *ex, ei_node *node) {
         return ei_node_error(node, EI_STATUS_INVALID_MODEL,
                              "opset %d DFT takes at most 2 inputs (axis is an attribute)",
                              node->opset);
-    return EI_STATUS_OK;
-}
-
-/* Scalar int input i: absent -> *present = false. Checks dtype/shape; reads when known. */
-static ei_status dft_scalar(const ei_node *node, const ei_value *v, const char *what, bool *known,
-                            int64_t *out) {
-    char buf[96];
-    if (v->dtype != EI_DTYPE_I64 && v->dtype != EI_DTYPE_I32)
-        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                             "input %s '%s' has dtype %s, expected int64 or int32", what, v->name,
-                             ei_dtype_name(v->dtype));
-    if (v->rank > 1 || ei_value_numel(v) != 1)
-        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
-                             "input %s '%s' has shape %s, expected a scalar", what, v->name,
-                             ei_shape_str(v->rank, v->dims, buf, sizeof buf));
-    *known = ei_value_known(v);
-    if (*known)
-        *out = v->dtype == EI_DTYPE_I64 ? *(const int64_t *)v->data : *(const int32_t *)v->data;
     return EI_STATUS_OK;
 }
 
@@ -231,29 +113,15 @@ static ei_status dft_infer(ei_exec *ex, ei_node *node) {
                              x->name, ei_shape_str(x->rank, x->dims, buf, sizeof buf));
     bool len_known = true, axis_known = true;
     int64_t len = 0, axis = node->opset >= 20 ? -2 : s->axis_attr;
-    if (lv) EI_CHECK(dft_scalar(node, lv, "dft_length", &len_known, &len));
-    if (av) EI_CHECK(dft_scalar(node, av, "axis", &axis_known, &axis));
+    if (lv) EI_CHECK(ei_fft_read_scalar(node, lv, "dft_length", &len_known, &len));
+    if (av) EI_CHECK(ei_fft_read_scalar(node, av, "axis", &axis_known, &axis));
     if (!len_known || !axis_known) {
         node->dynamic = true;
         return EI_STATUS_OK;
     }
     EI_CHECK(dft_resolve(ex, node, axis, lv != NULL, len, false));
-    size_t signals = s->outer * s->inner, work;
-    size_t flops; /* about 8 flops per sample (FFT) - only used to pick a task count */
-    if (!ei_size_mul(signals, s->L, &flops) || !ei_size_mul(flops, 8, &flops)) flops = SIZE_MAX;
-    s->n_tasks = ei_elem_tasks(ex, flops, 1 << 15);
-    if (s->n_tasks > signals) s->n_tasks = signals ? signals : 1;
-    if (s->tw_len != s->L) {
-        double *tw = realloc(s->tw, s->L * 2 * sizeof(double));
-        if (!tw) return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory for twiddles");
-        s->tw = tw;
-        s->tw_len = s->L;
-        dft_twiddles(s->tw, s->L);
-    }
-    if (!ei_size_mul(s->L * 2 * sizeof(double), s->n_tasks, &work))
-        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT, "dft_length is too large");
-    node->scratch_bytes = work;
-    return EI_STATUS_OK;
+    return ei_fft_plan(ex, node, s->outer * s->inner, s->L, "dft_length", &s->tw, &s->tw_len,
+                       &s->n_tasks);
 }
 
 typedef struct dft_args {
@@ -277,8 +145,9 @@ static void dft_task(void *arg, size_t task, int thread) {
         const float *x = p->x + (o * s->n_in * s->inner + i) * (size_t)s->c_in;
         size_t c_out = s->herm ? 1 : 2;
         float *y = p->y + (o * s->n_out * s->inner + i) * c_out;
-        dft_signal(x, s->inner * (size_t)s->c_in, s->n_in, s->c_in, NULL, 0, s->L, s->n_out,
-                   (int)s->inverse, s->herm, (int)c_out, p->tw, work, y, s->inner * c_out);
+        ei_fft_signal(x, s->inner * (size_t)s->c_in, s->n_in, s->c_in, NULL, 0, s->L,
+                      s->n_out, (int)s->inverse, s->herm, (int)c_out, p->tw, work, y,
+                      s->inner * c_out);
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/index_util.h"
 
 typedef struct gather_elements_state {
     int64_t axis_attr;
@@ -60,11 +61,6 @@ static ei_status gather_elements_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), d->dtype, ind->rank, ind->dims);
 }
 
-static inline int64_t gather_elements_index(const ei_value *ind, size_t k) {
-    return ind->dtype == EI_DTYPE_I64 ? ((const int64_t *)ind->data)[k]
-                                      : ((const int32_t *)ind->data)[k];
-}
-
 typedef struct gather_elements_ctx {
     const ei_value *d, *ind;
     char *y;
@@ -93,7 +89,7 @@ static void gather_elements_task(void *arg, size_t task, int thread) {
             if (i != axis) base += v * c->dstr[i];
         }
         for (size_t j = 0; j < w; j++, k++, dst += es) {
-            int64_t v = gather_elements_index(ind, k);
+            int64_t v = ei_index_at(ind, k);
             if (v < 0) v += n;
             size_t off = base + (size_t)v * c->dstr[axis] + (axis == last ? 0 : j * c->dstr[last]);
             memcpy(dst, src + off, es);
@@ -106,18 +102,8 @@ static ei_status gather_elements_run(ei_exec *ex, ei_node *node) {
     const ei_value *d = ei_node_in(ex, node, 0), *ind = ei_node_in(ex, node, 1);
     ei_value *y = ei_node_out(ex, node, 0);
     const int r = d->rank, axis = s->axis, last = r - 1;
-    const int64_t n = d->dims[axis];
     const size_t es = ei_dtype_size(d->dtype), numel = ei_value_numel(ind);
-    char buf[160];
-    for (size_t k = 0; k < numel; k++) {
-        int64_t v = gather_elements_index(ind, k);
-        if (v < -n || v >= n)
-            return ei_node_error(node, EI_STATUS_INDEX_OUT_OF_RANGE,
-                                 "index %lld in input '%s' is out of range [%lld, %lld] for axis "
-                                 "%d of input '%s' %s",
-                                 (long long)v, ind->name, (long long)-n, (long long)(n - 1), axis,
-                                 d->name, ei_shape_str(r, d->dims, buf, sizeof buf));
-    }
+    EI_CHECK(ei_index_check_axis(node, ind, numel, d, axis));
     if (numel == 0) return EI_STATUS_OK;
     gather_elements_ctx c = {d, ind, y->data, axis, {0}, numel / (size_t)ind->dims[last], 1};
     size_t acc = es;

@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/index_util.h"
 
 typedef struct gather_nd_state {
     int64_t batch_dims;
@@ -100,11 +101,6 @@ static ei_status gather_nd_infer(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-static inline int64_t gather_nd_index(const ei_value *ind, size_t k) {
-    return ind->dtype == EI_DTYPE_I64 ? ((const int64_t *)ind->data)[k]
-                                      : ((const int32_t *)ind->data)[k];
-}
-
 typedef struct gather_nd_ctx {
     const gather_nd_state *s;
     const ei_value *d, *ind;
@@ -124,7 +120,7 @@ static void gather_nd_task(void *arg, size_t task, int thread) {
     for (size_t t = b; t < e; t++) {
         size_t off = (t / s->tuples) * s->batch_bytes;
         for (size_t j = 0; j < s->k; j++) {
-            int64_t v = gather_nd_index(c->ind, t * s->k + j);
+            int64_t v = ei_index_at(c->ind, t * s->k + j);
             if (v < 0) v += c->d->dims[b0 + (int)j];
             off += (size_t)v * s->stride[j];
         }
@@ -141,7 +137,7 @@ static ei_status gather_nd_run(ei_exec *ex, ei_node *node) {
     char buf[160];
     for (size_t t = 0; t < total; t++)
         for (size_t j = 0; j < s->k; j++) {
-            int64_t v = gather_nd_index(ind, t * s->k + j), n = d->dims[b + (int)j];
+            int64_t v = ei_index_at(ind, t * s->k + j), n = d->dims[b + (int)j];
             if (v < -n || v >= n)
                 return ei_node_error(node, EI_STATUS_INDEX_OUT_OF_RANGE,
                                      "index %lld in input '%s' is out of range [%lld, %lld] for "

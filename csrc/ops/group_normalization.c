@@ -9,6 +9,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/norm_util.h"
 
 typedef struct gn_state {
     int64_t groups;
@@ -84,20 +85,6 @@ static ei_status gn_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), EI_DTYPE_F32, x->rank, x->dims);
 }
 
-/* y = x - mean; returns the sum of y^2 (squares formed in a stack block). Subtracting
- * the mean first keeps precision when |mean| >> std. */
-static float centered_sumsq(const ei_kernel_table *k, size_t n, const float *x, float mean,
-                            float *y) {
-    float tmp[256], acc = 0.0f;
-    k->f32_vaddc(n, x, -mean, y);
-    for (size_t b = 0; b < n; b += 256) {
-        size_t m = n - b < 256 ? n - b : 256;
-        k->f32_vmul(m, y + b, y + b, tmp);
-        acc += k->f32_sum(m, tmp);
-    }
-    return acc;
-}
-
 typedef struct gn_ctx {
     const gn_state *s;
     const float *x, *scale, *bias;
@@ -117,8 +104,8 @@ static void gn_task(void *arg, size_t task, int thread) {
     for (size_t blk = b; blk < e; blk++) {
         const float *x = c->x + blk * len;
         float *y = c->y + blk * len;
-        float mean = len ? k->f32_sum(len, x) / (float)len : 0.0f;
-        float var = len ? centered_sumsq(k, len, x, mean, y) / (float)len : 0.0f;
+        float mean;
+        float var = ei_norm_center(k, len, x, y, &mean);
         float inv = 1.0f / sqrtf(var + s->epsilon);
         size_t grp = blk % g;
         for (size_t ch = 0; ch < cpg; ch++) {

@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/norm_util.h"
 
 typedef struct in_state {
     float epsilon;
@@ -56,20 +57,6 @@ static ei_status in_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), EI_DTYPE_F32, x->rank, x->dims);
 }
 
-/* y = x - mean; returns the sum of y^2 (squares formed in a stack block). Subtracting
- * the mean first keeps precision when |mean| >> std. */
-static float centered_sumsq(const ei_kernel_table *k, size_t n, const float *x, float mean,
-                            float *y) {
-    float tmp[256], acc = 0.0f;
-    k->f32_vaddc(n, x, -mean, y);
-    for (size_t b = 0; b < n; b += 256) {
-        size_t m = n - b < 256 ? n - b : 256;
-        k->f32_vmul(m, y + b, y + b, tmp);
-        acc += k->f32_sum(m, tmp);
-    }
-    return acc;
-}
-
 typedef struct in_ctx {
     const in_state *s;
     const float *x, *scale, *bias;
@@ -89,8 +76,8 @@ static void in_task(void *arg, size_t task, int thread) {
         const float *x = c->x + r * n;
         float *y = c->y + r * n;
         size_t ch = r % s->c;
-        float mean = n ? k->f32_sum(n, x) / (float)n : 0.0f;
-        float var = n ? centered_sumsq(k, n, x, mean, y) / (float)n : 0.0f;
+        float mean;
+        float var = ei_norm_center(k, n, x, y, &mean);
         float a = c->scale[ch] / sqrtf(var + s->epsilon);
         k->f32_vaffine(n, y, a, c->bias[ch], y);
     }

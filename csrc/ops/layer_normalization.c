@@ -10,6 +10,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/norm_util.h"
 
 typedef struct ln_state {
     int64_t axis;
@@ -133,20 +134,6 @@ static void ln_expand(const ei_value *p, int n, const int64_t *dims, float *out,
     }
 }
 
-/* y = x - mean; returns the sum of y^2 (squares formed in a stack block). Subtracting
- * the mean first keeps precision when |mean| >> std. */
-static float ln_centered_sumsq(const ei_kernel_table *k, size_t n, const float *x, float mean,
-                               float *y) {
-    float tmp[256], acc = 0.0f;
-    k->f32_vaddc(n, x, -mean, y);
-    for (size_t b = 0; b < n; b += 256) {
-        size_t m = n - b < 256 ? n - b : 256;
-        k->f32_vmul(m, y + b, y + b, tmp);
-        acc += k->f32_sum(m, tmp);
-    }
-    return acc;
-}
-
 typedef struct ln_ctx {
     const ln_state *s;
     const float *x, *scale, *bias;
@@ -166,8 +153,8 @@ static void ln_task(void *arg, size_t task, int thread) {
     for (size_t r = b; r < e; r++) {
         const float *x = c->x + r * n;
         float *y = c->y + r * n;
-        float mean = n ? k->f32_sum(n, x) / (float)n : 0.0f;
-        float var = n ? ln_centered_sumsq(k, n, x, mean, y) / (float)n : 0.0f;
+        float mean;
+        float var = ei_norm_center(k, n, x, y, &mean);
         float inv = 1.0f / sqrtf(var + s->epsilon);
         k->f32_vmulc(n, y, inv, y);
         k->f32_vmul(n, y, c->scale, y);

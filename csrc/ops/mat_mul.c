@@ -10,13 +10,11 @@
 #include "core/core.h"
 #include "kernels/kernels.h"
 #include "ops/dense_gemm.h"
+#include "ops/matmul_shape.h"
 
 typedef struct mat_mul_state {
-    size_t m, n, k;
-    int batch_rank;
-    int64_t batch_dims[EI_MAX_RANK];
-    size_t a_stride[EI_MAX_RANK], b_stride[EI_MAX_RANK]; /* in matrices; 0 = broadcast */
-    size_t batch;                                        /* product of batch_dims */
+    ei_matmul_shape ms;
+    size_t m, n, k, batch; /* copies of ms's */
     int fold;        /* B has no batch and A is not broadcast: one GEMM of batch*m rows */
     size_t row_blocks, block_rows;
 } mat_mul_state;
@@ -43,74 +41,21 @@ static ei_status mat_mul_prepare(ei_exec *ex, ei_node *node) {
 static ei_status mat_mul_infer(ei_exec *ex, ei_node *node) {
     mat_mul_state *s = node->state;
     const ei_value *a = ei_node_in(ex, node, 0), *b = ei_node_in(ex, node, 1);
-    char buf[128], buf2[128];
     if (a->dtype != EI_DTYPE_F32 || b->dtype != EI_DTYPE_F32)
         return ei_node_error(node, EI_STATUS_UNSUPPORTED,
                              "inputs A '%s' (%s) and B '%s' (%s): only float32 is supported",
                              a->name, ei_dtype_name(a->dtype), b->name,
                              ei_dtype_name(b->dtype));
-    if (a->rank < 1 || b->rank < 1)
-        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
-                             "inputs A '%s' %s and B '%s' %s must have rank >= 1", a->name,
-                             ei_shape_str(a->rank, a->dims, buf, sizeof buf), b->name,
-                             ei_shape_str(b->rank, b->dims, buf2, sizeof buf2));
-    /* Promote 1-D operands: A [K] -> [1,K], B [K] -> [K,1]. */
-    int ra = a->rank < 2 ? 2 : a->rank, rb = b->rank < 2 ? 2 : b->rank;
-    int64_t ad[EI_MAX_RANK], bd[EI_MAX_RANK];
-    if (a->rank == 1) {
-        ad[0] = 1;
-        ad[1] = a->dims[0];
-    } else {
-        memcpy(ad, a->dims, (size_t)ra * sizeof(int64_t));
-    }
-    if (b->rank == 1) {
-        bd[0] = b->dims[0];
-        bd[1] = 1;
-    } else {
-        memcpy(bd, b->dims, (size_t)rb * sizeof(int64_t));
-    }
-    int64_t m = ad[ra - 2], k = ad[ra - 1], kb = bd[rb - 2], n = bd[rb - 1];
-    if (k != kb)
-        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
-                             "inner dimensions differ: A '%s' %s and B '%s' %s", a->name,
-                             ei_shape_str(a->rank, a->dims, buf, sizeof buf), b->name,
-                             ei_shape_str(b->rank, b->dims, buf2, sizeof buf2));
-    int br = (ra > rb ? ra : rb) - 2;
-    size_t a_batch = 1, b_batch = 1, batch = 1;
-    size_t as = 1, bs = 1; /* running strides in matrices, from the innermost batch dim */
-    for (int i = br - 1; i >= 0; i--) {
-        int ia = i - (br - (ra - 2)), ib = i - (br - (rb - 2));
-        int64_t da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
-        if (da != db && da != 1 && db != 1)
-            return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
-                                 "batch dims of A '%s' %s and B '%s' %s do not broadcast",
-                                 a->name, ei_shape_str(a->rank, a->dims, buf, sizeof buf),
-                                 b->name, ei_shape_str(b->rank, b->dims, buf2, sizeof buf2));
-        int64_t d = da > db ? da : db;
-        if (da == 0 || db == 0) d = 0;
-        s->batch_dims[i] = d;
-        s->a_stride[i] = (da == 1) ? 0 : as;
-        s->b_stride[i] = (db == 1) ? 0 : bs;
-        as *= (size_t)da; /* products bounded by the (validated) input sizes */
-        bs *= (size_t)db;
-        a_batch *= (size_t)da;
-        b_batch *= (size_t)db;
-        batch *= (size_t)d;
-    }
-    int64_t od[EI_MAX_RANK];
-    int orank = 0;
-    for (int i = 0; i < br; i++) od[orank++] = s->batch_dims[i];
-    if (a->rank >= 2) od[orank++] = m;
-    if (b->rank >= 2) od[orank++] = n;
-    EI_CHECK(ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, orank, od));
-    s->batch_rank = br;
-    s->batch = batch;
-    s->m = (size_t)m;
-    s->n = (size_t)n;
-    s->k = (size_t)k;
-    s->fold = b_batch == 1 && a_batch == batch;
+    ei_matmul_shape *ms = &s->ms;
+    EI_CHECK(ei_matmul_shape_infer(node, a, b, "A", "B", ms));
+    EI_CHECK(ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, ms->orank, ms->odims));
+    s->batch = ms->batch;
+    s->m = ms->m;
+    s->n = ms->n;
+    s->k = ms->k;
+    s->fold = ms->b_batch == 1 && ms->a_batch == ms->batch;
     size_t t = 1;
-    if (!s->fold && batch < (size_t)ex->num_threads)
+    if (!s->fold && s->batch < (size_t)ex->num_threads)
         t = ei_dense_task_count(s->m, s->n, s->k, ex->num_threads);
     if (t > s->m) t = s->m ? s->m : 1;
     s->block_rows = s->m ? (s->m + t - 1) / t : 1;
@@ -124,13 +69,8 @@ static void mat_mul_task(void *arg, size_t task, int thread) {
     const mat_mul_args *p = arg;
     const mat_mul_state *s = p->s;
     size_t bi = task / s->row_blocks, blk = task % s->row_blocks;
-    size_t a_off = 0, b_off = 0, rem = bi;
-    for (int i = s->batch_rank - 1; i >= 0; i--) {
-        size_t d = (size_t)s->batch_dims[i], idx = rem % d;
-        rem /= d;
-        a_off += idx * s->a_stride[i];
-        b_off += idx * s->b_stride[i];
-    }
+    size_t a_off, b_off;
+    ei_matmul_batch_offsets(&s->ms, bi, &a_off, &b_off);
     ei_dense_gemm g = {.m = s->m,
                        .n = s->n,
                        .k = s->k,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ops/elem_util.h"
+#include "ops/index_util.h"
 
 /* Depths above this are refused as nonsensical (an all-off output this long is a bug). */
 #define ONE_HOT_MAX_DEPTH ((int64_t)1 << 40)
@@ -36,22 +37,6 @@ static ei_status one_hot_prepare(ei_exec *ex, ei_node *node) {
 cleanup:
     free(s);
     return st;
-}
-
-static bool one_hot_numeric(ei_dtype t) {
-    switch (t) {
-    case EI_DTYPE_F32:
-    case EI_DTYPE_F64:
-    case EI_DTYPE_I8:
-    case EI_DTYPE_I16:
-    case EI_DTYPE_I32:
-    case EI_DTYPE_I64:
-    case EI_DTYPE_U8:
-    case EI_DTYPE_U16:
-    case EI_DTYPE_U32:
-    case EI_DTYPE_U64: return true;
-    default: return false;
-    }
 }
 
 /* Element i of v as int64; floats truncate toward zero (NaN and out-of-range -> *ok false). */
@@ -113,7 +98,7 @@ static ei_status one_hot_infer(ei_exec *ex, ei_node *node) {
                    *vals = ei_node_in(ex, node, 2);
     const int r = ind->rank + 1;
     int64_t dims[EI_MAX_RANK];
-    if (!one_hot_numeric(ind->dtype) || !one_hot_numeric(dv->dtype))
+    if (!ei_index_numeric_dtype(ind->dtype) || !ei_index_numeric_dtype(dv->dtype))
         return ei_node_error(node, EI_STATUS_UNSUPPORTED,
                              "inputs '%s' (indices) and '%s' (depth) must be integer, float or "
                              "double, got %s and %s",

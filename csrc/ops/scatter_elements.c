@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "ops/elem_util.h"
-
-enum { SE_NONE, SE_ADD, SE_MUL, SE_MAX, SE_MIN };
+#include "ops/index_util.h"
+#include "ops/scatter_reduce.h"
 
 typedef struct scatter_elements_state {
     int64_t axis_attr;
@@ -22,7 +22,6 @@ static ei_status scatter_elements_prepare(ei_exec *ex, ei_node *node) {
     (void)ex;
     ei_status st = EI_STATUS_OK;
     scatter_elements_state *s = NULL;
-    const char *red = "none";
     EI_TRY(ei_elem_check_io(node, 3, 3, 1));
     s = calloc(1, sizeof *s);
     if (!s) {
@@ -30,39 +29,13 @@ static ei_status scatter_elements_prepare(ei_exec *ex, ei_node *node) {
         goto cleanup;
     }
     EI_TRY(ei_node_attr_int(node, "axis", 0, &s->axis_attr));
-    if (node->opset >= 16 && strcmp(node->op_type, "Scatter") != 0)
-        EI_TRY(ei_node_attr_string(node, "reduction", "none", &red));
-    static const char *const names[] = {"none", "add", "mul", "max", "min"};
-    s->reduction = -1;
-    for (int i = 0; i < (node->opset >= 18 ? 5 : 3); i++)
-        if (strcmp(red, names[i]) == 0) s->reduction = i;
-    if (s->reduction < 0) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                           "attribute 'reduction' = '%s' is not one of none, add, mul%s", red,
-                           node->opset >= 18 ? ", max, min" : "");
-        goto cleanup;
-    }
+    EI_TRY(ei_scatter_parse_reduction(
+        node, node->opset >= 16 && strcmp(node->op_type, "Scatter") != 0, &s->reduction));
     node->state = s;
     s = NULL;
 cleanup:
     free(s);
     return st;
-}
-
-static bool scatter_elements_reducible(ei_dtype t) {
-    switch (t) {
-    case EI_DTYPE_F32:
-    case EI_DTYPE_F64:
-    case EI_DTYPE_I8:
-    case EI_DTYPE_I16:
-    case EI_DTYPE_I32:
-    case EI_DTYPE_I64:
-    case EI_DTYPE_U8:
-    case EI_DTYPE_U16:
-    case EI_DTYPE_U32:
-    case EI_DTYPE_U64: return true;
-    default: return false;
-    }
 }
 
 static ei_status scatter_elements_infer(ei_exec *ex, ei_node *node) {
@@ -73,7 +46,7 @@ static ei_status scatter_elements_infer(ei_exec *ex, ei_node *node) {
     if (ei_dtype_size(d->dtype) == 0)
         return ei_node_error(node, EI_STATUS_UNSUPPORTED, "input '%s' has unsupported dtype %s",
                              d->name, ei_dtype_name(d->dtype));
-    if (s->reduction != SE_NONE && !scatter_elements_reducible(d->dtype))
+    if (s->reduction != EI_SCATTER_NONE && !ei_index_numeric_dtype(d->dtype))
         return ei_node_error(node, EI_STATUS_UNSUPPORTED,
                              "reduction on input '%s' of dtype %s is not supported", d->name,
                              ei_dtype_name(d->dtype));
@@ -101,55 +74,6 @@ static ei_status scatter_elements_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), d->dtype, d->rank, d->dims);
 }
 
-/* dst = dst (op) src for one element. Integer arithmetic wraps (done unsigned). */
-#define SE_ARITH(T)                                                                                \
-    do {                                                                                           \
-        T a, b;                                                                                    \
-        memcpy(&a, dst, sizeof a);                                                                 \
-        memcpy(&b, src, sizeof b);                                                                 \
-        switch (red) {                                                                             \
-        case SE_ADD: a = (T)(a + b); break;                                                        \
-        case SE_MUL: a = (T)(a * b); break;                                                        \
-        case SE_MAX: a = b > a ? b : a; break;                                                     \
-        default: a = b < a ? b : a; break;                                                         \
-        }                                                                                          \
-        memcpy(dst, &a, sizeof a);                                                                 \
-    } while (0)
-#define SE_IARITH(T)                                                                               \
-    do {                                                                                           \
-        T a, b;                                                                                    \
-        memcpy(&a, dst, sizeof a);                                                                 \
-        memcpy(&b, src, sizeof b);                                                                 \
-        switch (red) {                                                                             \
-        case SE_ADD: a = (T)((uint64_t)a + (uint64_t)b); break;                                    \
-        case SE_MUL: a = (T)((uint64_t)a * (uint64_t)b); break;                                    \
-        case SE_MAX: a = b > a ? b : a; break;                                                     \
-        default: a = b < a ? b : a; break;                                                         \
-        }                                                                                          \
-        memcpy(dst, &a, sizeof a);                                                                 \
-    } while (0)
-
-static void scatter_elements_apply(ei_dtype t, int red, char *dst, const char *src, size_t es) {
-    switch (red == SE_NONE ? EI_DTYPE_UNDEFINED : t) {
-    case EI_DTYPE_F32: SE_ARITH(float); break;
-    case EI_DTYPE_F64: SE_ARITH(double); break;
-    case EI_DTYPE_I8: SE_IARITH(int8_t); break;
-    case EI_DTYPE_I16: SE_IARITH(int16_t); break;
-    case EI_DTYPE_I32: SE_IARITH(int32_t); break;
-    case EI_DTYPE_I64: SE_IARITH(int64_t); break;
-    case EI_DTYPE_U8: SE_IARITH(uint8_t); break;
-    case EI_DTYPE_U16: SE_IARITH(uint16_t); break;
-    case EI_DTYPE_U32: SE_IARITH(uint32_t); break;
-    case EI_DTYPE_U64: SE_IARITH(uint64_t); break;
-    default: memcpy(dst, src, es); break;
-    }
-}
-
-static inline int64_t scatter_elements_index(const ei_value *ind, size_t k) {
-    return ind->dtype == EI_DTYPE_I64 ? ((const int64_t *)ind->data)[k]
-                                      : ((const int32_t *)ind->data)[k];
-}
-
 static ei_status scatter_elements_run(ei_exec *ex, ei_node *node) {
     const scatter_elements_state *s = node->state;
     const ei_value *d = ei_node_in(ex, node, 0), *ind = ei_node_in(ex, node, 1),
@@ -158,16 +82,7 @@ static ei_status scatter_elements_run(ei_exec *ex, ei_node *node) {
     const int r = d->rank, axis = s->axis, last = r - 1;
     const int64_t n = d->dims[axis];
     const size_t es = ei_dtype_size(d->dtype), numel = ei_value_numel(ind);
-    char buf[160];
-    for (size_t k = 0; k < numel; k++) {
-        int64_t v = scatter_elements_index(ind, k);
-        if (v < -n || v >= n)
-            return ei_node_error(node, EI_STATUS_INDEX_OUT_OF_RANGE,
-                                 "index %lld in input '%s' is out of range [%lld, %lld] for axis "
-                                 "%d of input '%s' %s",
-                                 (long long)v, ind->name, (long long)-n, (long long)(n - 1), axis,
-                                 d->name, ei_shape_str(r, d->dims, buf, sizeof buf));
-    }
+    EI_CHECK(ei_index_check_axis(node, ind, numel, d, axis));
     if (y->nbytes && y->data != d->data) memcpy(y->data, d->data, y->nbytes);
     if (numel == 0) return EI_STATUS_OK;
     size_t dstr[EI_MAX_RANK], acc = es;
@@ -186,10 +101,10 @@ static ei_status scatter_elements_run(ei_exec *ex, ei_node *node) {
             if (i != axis) base += c * dstr[i];
         }
         for (size_t j = 0; j < w; j++, k++, src += es) {
-            int64_t v = scatter_elements_index(ind, k);
+            int64_t v = ei_index_at(ind, k);
             if (v < 0) v += n;
             size_t off = base + (size_t)v * dstr[axis] + (axis == last ? 0 : j * dstr[last]);
-            scatter_elements_apply(d->dtype, s->reduction, out + off, src, es);
+            ei_scatter_apply(d->dtype, s->reduction, out + off, src, 1, es);
         }
     }
     return EI_STATUS_OK;

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "ops/elem_util.h"
-
-enum { SND_NONE, SND_ADD, SND_MUL, SND_MAX, SND_MIN };
+#include "ops/index_util.h"
+#include "ops/scatter_reduce.h"
 
 typedef struct scatter_nd_state {
     int reduction;
@@ -22,45 +22,18 @@ static ei_status scatter_nd_prepare(ei_exec *ex, ei_node *node) {
     (void)ex;
     ei_status st = EI_STATUS_OK;
     scatter_nd_state *s = NULL;
-    const char *red = "none";
     EI_TRY(ei_elem_check_io(node, 3, 3, 1));
     s = calloc(1, sizeof *s);
     if (!s) {
         st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
         goto cleanup;
     }
-    if (node->opset >= 16) EI_TRY(ei_node_attr_string(node, "reduction", "none", &red));
-    static const char *const names[] = {"none", "add", "mul", "max", "min"};
-    s->reduction = -1;
-    for (int i = 0; i < (node->opset >= 18 ? 5 : 3); i++)
-        if (strcmp(red, names[i]) == 0) s->reduction = i;
-    if (s->reduction < 0) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                           "attribute 'reduction' = '%s' is not one of none, add, mul%s", red,
-                           node->opset >= 18 ? ", max, min" : "");
-        goto cleanup;
-    }
+    EI_TRY(ei_scatter_parse_reduction(node, node->opset >= 16, &s->reduction));
     node->state = s;
     s = NULL;
 cleanup:
     free(s);
     return st;
-}
-
-static bool scatter_nd_reducible(ei_dtype t) {
-    switch (t) {
-    case EI_DTYPE_F32:
-    case EI_DTYPE_F64:
-    case EI_DTYPE_I8:
-    case EI_DTYPE_I16:
-    case EI_DTYPE_I32:
-    case EI_DTYPE_I64:
-    case EI_DTYPE_U8:
-    case EI_DTYPE_U16:
-    case EI_DTYPE_U32:
-    case EI_DTYPE_U64: return true;
-    default: return false;
-    }
 }
 
 static ei_status scatter_nd_infer(ei_exec *ex, ei_node *node) {
@@ -72,7 +45,7 @@ static ei_status scatter_nd_infer(ei_exec *ex, ei_node *node) {
     if (ei_dtype_size(d->dtype) == 0)
         return ei_node_error(node, EI_STATUS_UNSUPPORTED, "input '%s' has unsupported dtype %s",
                              d->name, ei_dtype_name(d->dtype));
-    if (s->reduction != SND_NONE && !scatter_nd_reducible(d->dtype))
+    if (s->reduction != EI_SCATTER_NONE && !ei_index_numeric_dtype(d->dtype))
         return ei_node_error(node, EI_STATUS_UNSUPPORTED,
                              "reduction on input '%s' of dtype %s is not supported", d->name,
                              ei_dtype_name(d->dtype));
@@ -114,44 +87,6 @@ static ei_status scatter_nd_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), d->dtype, r, d->dims);
 }
 
-/* dst[i] = dst[i] (op) src[i] for n elements. Integer arithmetic wraps (done unsigned). */
-#define SND_LOOP(T, ADD, MUL)                                                                      \
-    for (size_t i = 0; i < n; i++) {                                                               \
-        T a, b;                                                                                    \
-        memcpy(&a, dst + i * sizeof(T), sizeof a);                                                 \
-        memcpy(&b, src + i * sizeof(T), sizeof b);                                                 \
-        switch (red) {                                                                             \
-        case SND_ADD: a = (T)(ADD); break;                                                         \
-        case SND_MUL: a = (T)(MUL); break;                                                         \
-        case SND_MAX: a = b > a ? b : a; break;                                                    \
-        default: a = b < a ? b : a; break;                                                         \
-        }                                                                                          \
-        memcpy(dst + i * sizeof(T), &a, sizeof a);                                                 \
-    }
-#define SND_F(T) SND_LOOP(T, a + b, a * b)
-#define SND_I(T) SND_LOOP(T, (uint64_t)a + (uint64_t)b, (uint64_t)a * (uint64_t)b)
-
-static void scatter_nd_apply(ei_dtype t, int red, char *dst, const char *src, size_t n, size_t es) {
-    switch (red == SND_NONE ? EI_DTYPE_UNDEFINED : t) {
-    case EI_DTYPE_F32: SND_F(float) break;
-    case EI_DTYPE_F64: SND_F(double) break;
-    case EI_DTYPE_I8: SND_I(int8_t) break;
-    case EI_DTYPE_I16: SND_I(int16_t) break;
-    case EI_DTYPE_I32: SND_I(int32_t) break;
-    case EI_DTYPE_I64: SND_I(int64_t) break;
-    case EI_DTYPE_U8: SND_I(uint8_t) break;
-    case EI_DTYPE_U16: SND_I(uint16_t) break;
-    case EI_DTYPE_U32: SND_I(uint32_t) break;
-    case EI_DTYPE_U64: SND_I(uint64_t) break;
-    default: memcpy(dst, src, n * es); break;
-    }
-}
-
-static inline int64_t scatter_nd_index(const ei_value *ind, size_t k) {
-    return ind->dtype == EI_DTYPE_I64 ? ((const int64_t *)ind->data)[k]
-                                      : ((const int32_t *)ind->data)[k];
-}
-
 static ei_status scatter_nd_run(ei_exec *ex, ei_node *node) {
     const scatter_nd_state *s = node->state;
     const ei_value *d = ei_node_in(ex, node, 0), *ind = ei_node_in(ex, node, 1),
@@ -161,7 +96,7 @@ static ei_status scatter_nd_run(ei_exec *ex, ei_node *node) {
     char buf[160];
     for (size_t t = 0; t < s->tuples; t++)
         for (size_t j = 0; j < s->k; j++) {
-            int64_t v = scatter_nd_index(ind, t * s->k + j), n = d->dims[j];
+            int64_t v = ei_index_at(ind, t * s->k + j), n = d->dims[j];
             if (v < -n || v >= n)
                 return ei_node_error(node, EI_STATUS_INDEX_OUT_OF_RANGE,
                                      "index %lld in input '%s' is out of range [%lld, %lld] for "
@@ -176,11 +111,11 @@ static ei_status scatter_nd_run(ei_exec *ex, ei_node *node) {
     for (size_t t = 0; t < s->tuples; t++, src += slice) {
         size_t off = 0;
         for (size_t j = 0; j < s->k; j++) {
-            int64_t v = scatter_nd_index(ind, t * s->k + j);
+            int64_t v = ei_index_at(ind, t * s->k + j);
             if (v < 0) v += d->dims[j];
             off += (size_t)v * s->stride[j];
         }
-        scatter_nd_apply(d->dtype, s->reduction, out + off, src, s->slice_elems, es);
+        ei_scatter_apply(d->dtype, s->reduction, out + off, src, s->slice_elems, es);
     }
     return EI_STATUS_OK;
 }

@@ -2,34 +2,21 @@
  * slice.c - Slice for any fixed-size dtype. Opset 1 reads starts/ends/axes attributes;
  * opset 10+ reads starts/ends/axes/steps inputs (negative steps walk backwards). Bounds
  * are clamped as ONNX specifies. When the bound inputs are not known at infer the node is
- * dynamic and computes its plan and output shape in run. The copy merges trailing dims that
- * are taken whole into one contiguous block and splits the rows over the thread pool.
+ * dynamic and computes its plan and output shape in run. The plan merges trailing dims that
+ * are taken whole into one contiguous block; strided_copy.c runs it over the thread pool.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
 #include "ops/elem_util.h"
-
-/* A copy plan: loop dims (outermost first; the last is the inner loop), each with a count
- * and a source stride in bytes (negative for negative steps), copying `block` contiguous
- * bytes per inner step from x + base. */
-typedef struct slice_plan {
-    int rank; /* output rank and dims */
-    int64_t dims[EI_MAX_RANK];
-    int n; /* loop dims, >= 1 */
-    size_t count[EI_MAX_RANK];
-    ptrdiff_t stride[EI_MAX_RANK];
-    size_t block;
-    ptrdiff_t base;
-    size_t outer; /* product of count[0 .. n-2] */
-} slice_plan;
+#include "ops/strided_copy.h"
 
 typedef struct slice_state {
     int64_t starts[EI_MAX_RANK], ends[EI_MAX_RANK], axes[EI_MAX_RANK]; /* opset < 10 */
     size_t n_attr;
     bool has_axes;
-    slice_plan plan; /* from the last infer when not dynamic */
+    ei_strided_op_plan plan; /* from the last infer when not dynamic (copy strides are
+                              * negative for negative steps) */
 } slice_state;
 
 static ei_status slice_copy_attr(ei_node *node, const char *name, bool required, int64_t *dst,
@@ -95,7 +82,7 @@ static ei_status slice_read(const ei_exec *ex, const ei_node *node, int i, const
 /* Builds the plan for input x from bounds (axes/steps may be NULL for defaults). */
 static ei_status slice_make_plan(const ei_node *node, const ei_value *x, const int64_t *starts,
                                  const int64_t *ends, const int64_t *axes, const int64_t *steps,
-                                 size_t n, slice_plan *p) {
+                                 size_t n, ei_strided_op_plan *p) {
     const int r = x->rank;
     const size_t es = ei_dtype_size(x->dtype);
     int64_t start[EI_MAX_RANK], step[EI_MAX_RANK];
@@ -147,13 +134,14 @@ static ei_status slice_make_plan(const ei_node *node, const ei_value *x, const i
     }
     p->rank = r;
 
+    ei_strided_plan *c = &p->copy;
     /* Source strides in bytes, base offset. */
     ptrdiff_t istr[EI_MAX_RANK];
     size_t acc = es;
-    p->base = 0;
+    c->base = 0;
     for (int d = r - 1; d >= 0; d--) {
         istr[d] = (ptrdiff_t)acc;
-        p->base += (ptrdiff_t)start[d] * istr[d];
+        c->base += (ptrdiff_t)start[d] * istr[d];
         acc *= (size_t)x->dims[d];
     }
     /* Trailing dims taken whole (and then one more with step 1) form the block. */
@@ -167,28 +155,26 @@ static ei_status slice_make_plan(const ei_node *node, const ei_value *x, const i
         block *= (size_t)p->dims[d];
         d--;
     }
-    p->block = block;
-    p->n = 0;
+    c->block = block;
+    c->n = 0;
     for (int k = 0; k <= d; k++) {
         if (p->dims[k] == 1) continue; /* offset already in base */
-        p->count[p->n] = (size_t)p->dims[k];
-        p->stride[p->n] = (ptrdiff_t)step[k] * istr[k];
-        p->n++;
+        c->count[c->n] = (size_t)p->dims[k];
+        c->stride[c->n] = (ptrdiff_t)step[k] * istr[k];
+        c->n++;
     }
-    if (p->n == 0) {
-        p->count[0] = 1;
-        p->stride[0] = 0;
-        p->n = 1;
+    if (c->n == 0) {
+        c->count[0] = 1;
+        c->stride[0] = 0;
+        c->n = 1;
     }
-    p->outer = 1;
-    for (int k = 0; k < p->n - 1; k++)
-        p->outer *= p->count[k];
+    ei_strided_plan_finish(c);
     return EI_STATUS_OK;
 }
 
 /* Plan from the node's attributes or inputs (which must have data). */
 static ei_status slice_plan_node(const ei_exec *ex, const ei_node *node, const slice_state *s,
-                                 slice_plan *p) {
+                                 ei_strided_op_plan *p) {
     const ei_value *x = ei_node_in(ex, node, 0);
     if (node->opset < 10)
         return slice_make_plan(node, x, s->starts, s->ends, s->has_axes ? s->axes : NULL, NULL,
@@ -232,72 +218,14 @@ static ei_status slice_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), x->dtype, s->plan.rank, s->plan.dims);
 }
 
-typedef struct slice_ctx {
-    const slice_plan *p;
-    const char *x;
-    char *y;
-    size_t n_tasks;
-} slice_ctx;
-
-/* Source addresses are formed per element (never stepped past the buffer's start). */
-#define SLICE_INNER(T)                                                                             \
-    for (size_t j = 0; j < cnt; j++, dst += sizeof(T)) {                                           \
-        T v;                                                                                       \
-        memcpy(&v, src + (ptrdiff_t)j * str, sizeof(T));                                           \
-        memcpy(dst, &v, sizeof(T));                                                                \
-    }
-
-static void slice_task(void *arg, size_t task, int thread) {
-    (void)thread;
-    const slice_ctx *c = arg;
-    const slice_plan *p = c->p;
-    const size_t cnt = p->count[p->n - 1], blk = p->block;
-    const ptrdiff_t str = p->stride[p->n - 1];
-    size_t per = (p->outer + c->n_tasks - 1) / c->n_tasks;
-    size_t b = per * task, e = b + per < p->outer ? b + per : p->outer;
-    for (size_t o = b; o < e; o++) {
-        ptrdiff_t off = p->base;
-        size_t rem = o;
-        for (int k = p->n - 2; k >= 0; k--) {
-            off += (ptrdiff_t)(rem % p->count[k]) * p->stride[k];
-            rem /= p->count[k];
-        }
-        const char *src = c->x + off;
-        char *dst = c->y + o * cnt * blk;
-        switch (blk) {
-        case 1: SLICE_INNER(uint8_t) break;
-        case 2: SLICE_INNER(uint16_t) break;
-        case 4: SLICE_INNER(uint32_t) break;
-        case 8: SLICE_INNER(uint64_t) break;
-        default:
-            for (size_t j = 0; j < cnt; j++, dst += blk)
-                memcpy(dst, src + (ptrdiff_t)j * str, blk);
-        }
-    }
+static ei_status slice_plan_state(const ei_exec *ex, const ei_node *node,
+                                  ei_strided_op_plan *p) {
+    return slice_plan_node(ex, node, node->state, p);
 }
 
 static ei_status slice_run(ei_exec *ex, ei_node *node) {
     const slice_state *s = node->state;
-    const ei_value *x = ei_node_in(ex, node, 0);
-    slice_plan local;
-    const slice_plan *p = &s->plan;
-    if (node->dynamic) {
-        EI_CHECK(slice_plan_node(ex, node, s, &local));
-        EI_CHECK(ei_node_alloc_output(ex, node, 0, x->dtype, local.rank, local.dims));
-        p = &local;
-    }
-    ei_value *y = ei_node_out(ex, node, 0);
-    if (y->nbytes == 0) return EI_STATUS_OK;
-    slice_ctx c = {p, x->data, y->data, 1};
-    size_t t = ei_elem_tasks(ex, y->nbytes / 4, 32768);
-    c.n_tasks = t < p->outer ? t : p->outer;
-    if (c.n_tasks <= 1) {
-        c.n_tasks = 1;
-        slice_task(&c, 0, 0);
-    } else {
-        ei_threadpool_run(ex->pool, c.n_tasks, slice_task, &c);
-    }
-    return EI_STATUS_OK;
+    return ei_strided_op_run(ex, node, &s->plan, slice_plan_state);
 }
 
 const ei_op_fns ei_op_fns_slice = {slice_prepare, slice_infer, slice_run, free};

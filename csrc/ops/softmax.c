@@ -8,76 +8,11 @@
 #include <stdlib.h>
 
 #include "kernels/kernels.h"
-#include "ops/elem_util.h"
-
-typedef struct softmax_state {
-    int64_t axis_attr;
-    size_t outer, len, inner; /* from the last infer: [outer, len, inner], reduce over len */
-} softmax_state;
-
-static ei_status softmax_prepare(ei_exec *ex, ei_node *node) {
-    (void)ex;
-    ei_status st = EI_STATUS_OK;
-    softmax_state *s = NULL;
-    EI_TRY(ei_elem_check_io(node, 1, 1, 1));
-    s = calloc(1, sizeof *s);
-    if (!s) {
-        st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
-        goto cleanup;
-    }
-    EI_TRY(ei_node_attr_int(node, "axis", node->opset < 13 ? 1 : -1, &s->axis_attr));
-    node->state = s;
-    s = NULL;
-cleanup:
-    free(s);
-    return st;
-}
-
-static ei_status softmax_infer(ei_exec *ex, ei_node *node) {
-    softmax_state *s = node->state;
-    ei_value *x = ei_node_in(ex, node, 0), *y = ei_node_out(ex, node, 0);
-    int axis;
-    if (x->dtype != EI_DTYPE_F32)
-        return ei_node_error(node, EI_STATUS_UNSUPPORTED,
-                             "input '%s' has dtype %s; only float32 is supported", x->name,
-                             ei_dtype_name(x->dtype));
-    if (node->opset < 13) {
-        int64_t a = s->axis_attr;
-        if (x->rank == 0 || a < -(int64_t)x->rank || a >= (int64_t)x->rank)
-            return ei_node_error(
-                node, EI_STATUS_INVALID_MODEL,
-                "attribute 'axis' = %lld is out of range for input '%s' of rank %d", (long long)a,
-                x->name, x->rank);
-        axis = (int)(a < 0 ? a + x->rank : a);
-        s->outer = 1;
-        s->len = 1;
-        for (int i = 0; i < x->rank; i++) {
-            if (i < axis)
-                s->outer *= (size_t)x->dims[i];
-            else
-                s->len *= (size_t)x->dims[i];
-        }
-        s->inner = 1;
-    } else {
-        if (x->rank == 0 || !ei_elem_norm_axis(s->axis_attr, x->rank, &axis))
-            return ei_node_error(
-                node, EI_STATUS_INVALID_MODEL,
-                "attribute 'axis' = %lld is out of range for input '%s' of rank %d",
-                (long long)s->axis_attr, x->name, x->rank);
-        s->outer = 1;
-        s->inner = 1;
-        for (int i = 0; i < axis; i++)
-            s->outer *= (size_t)x->dims[i];
-        s->len = (size_t)x->dims[axis];
-        for (int i = axis + 1; i < x->rank; i++)
-            s->inner *= (size_t)x->dims[i];
-    }
-    return ei_elem_set_out(node, y, x->dtype, x->rank, x->dims);
-}
+#include "ops/softmax_axis.h"
 
 typedef struct softmax_ctx {
     const ei_kernel_table *k;
-    const softmax_state *s;
+    const ei_softmax_axis *s;
     const float *x;
     float *y;
     size_t n_rows, n_tasks; /* rows = outer * inner lines of length len */
@@ -114,7 +49,7 @@ static void softmax_line(size_t len, size_t stride, const float *x, float *y) {
 static void softmax_task(void *arg, size_t task, int thread) {
     (void)thread;
     const softmax_ctx *c = arg;
-    const softmax_state *s = c->s;
+    const ei_softmax_axis *s = c->s;
     size_t per = (c->n_rows + c->n_tasks - 1) / c->n_tasks;
     size_t b = per * task, e = b + per;
     if (e > c->n_rows) e = c->n_rows;
@@ -129,7 +64,7 @@ static void softmax_task(void *arg, size_t task, int thread) {
 }
 
 static ei_status softmax_run(ei_exec *ex, ei_node *node) {
-    const softmax_state *s = node->state;
+    const ei_softmax_axis *s = node->state;
     const ei_value *x = ei_node_in(ex, node, 0);
     ei_value *y = ei_node_out(ex, node, 0);
     softmax_ctx c = {ei_kernels(), s, x->data, y->data, s->outer * s->inner, 1};
@@ -146,4 +81,4 @@ static ei_status softmax_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_softmax = {softmax_prepare, softmax_infer, softmax_run, free};
+const ei_op_fns ei_op_fns_softmax = {ei_softmax_axis_prepare, ei_softmax_axis_infer, softmax_run, free};

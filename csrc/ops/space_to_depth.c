@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "ops/elem_util.h"
+#include "ops/space_depth.h"
+#include "ops/strided_copy.h"
 
 typedef struct space_to_depth_state {
     int64_t block;
@@ -22,16 +24,7 @@ static ei_status space_to_depth_prepare(ei_exec *ex, ei_node *node) {
         st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
         goto cleanup;
     }
-    if (!ei_node_attr(node, "blocksize")) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL, "attribute 'blocksize' is required");
-        goto cleanup;
-    }
-    EI_TRY(ei_node_attr_int(node, "blocksize", 0, &s->block));
-    if (s->block < 1 || s->block > (1 << 20)) {
-        st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                           "attribute 'blocksize' = %lld must be >= 1", (long long)s->block);
-        goto cleanup;
-    }
+    EI_TRY(ei_space_depth_blocksize(node, &s->block));
     node->state = s;
     s = NULL;
 cleanup:
@@ -61,13 +54,6 @@ static ei_status space_to_depth_infer(ei_exec *ex, ei_node *node) {
     return ei_elem_set_out(node, ei_node_out(ex, node, 0), x->dtype, 4, dims);
 }
 
-#define S2D_ROW(T)                                                                                 \
-    for (size_t w = 0; w < Wo; w++) {                                                              \
-        T v;                                                                                       \
-        memcpy(&v, src + (w * b) * sizeof(T), sizeof(T));                                          \
-        memcpy(dst + w * sizeof(T), &v, sizeof(T));                                                \
-    }
-
 static ei_status space_to_depth_run(ei_exec *ex, ei_node *node) {
     const space_to_depth_state *s = node->state;
     const ei_value *x = ei_node_in(ex, node, 0);
@@ -86,15 +72,7 @@ static ei_status space_to_depth_run(ei_exec *ex, ei_node *node) {
                         size_t ch = (i * b + j) * C + c;
                         char *dst = yd + ((n * C * b * b + ch) * Ho + h) * Wo * es;
                         const char *src = xd + (((n * C + c) * H + h * b + i) * W + j) * es;
-                        switch (es) {
-                        case 1: S2D_ROW(uint8_t) break;
-                        case 2: S2D_ROW(uint16_t) break;
-                        case 4: S2D_ROW(uint32_t) break;
-                        case 8: S2D_ROW(uint64_t) break;
-                        default:
-                            for (size_t w = 0; w < Wo; w++)
-                                memcpy(dst + w * es, src + w * b * es, es);
-                        }
+                        ei_copy_elems(dst, 1, src, b, Wo, es);
                     }
     return EI_STATUS_OK;
 }
