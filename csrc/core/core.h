@@ -95,6 +95,9 @@ static inline bool ei_value_known(const ei_value *v) {
 }
 /* Element count (1 for rank 0). Assumes rank >= 0 and a validated shape. */
 size_t ei_value_numel(const ei_value *v);
+/* Bytes of numel elements of dtype, packed (ceil(numel * bits / 8)); false on overflow. */
+bool ei_dtype_nbytes(ei_dtype dtype, size_t numel, size_t *out);
+
 /* Sets dtype, rank and dims, computes nbytes; INVALID_MODEL on overflow / negative dims. */
 ei_status ei_value_set_shape(ei_value *v, ei_dtype dtype, int rank, const int64_t *dims);
 

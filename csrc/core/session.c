@@ -262,7 +262,7 @@ static ei_status ei_session_match_inputs(ei_session *s, const ei_tensor *inputs,
         if (v->decl_dtype != EI_DTYPE_UNDEFINED && t->dtype != v->decl_dtype)
             return ei_error(EI_STATUS_INVALID_ARGUMENT, "input '%s' has dtype %s, expected %s", v->name,
                             ei_dtype_name(t->dtype), ei_dtype_name(v->decl_dtype));
-        if (ei_dtype_size(t->dtype) == 0)
+        if (ei_dtype_bits(t->dtype) == 0)
             return ei_error(EI_STATUS_INVALID_ARGUMENT, "input '%s' has unsupported dtype %s", v->name,
                             ei_dtype_name(t->dtype));
         if (t->rank < 0 || t->rank > EI_MAX_RANK)

@@ -93,6 +93,16 @@ const char *ei_dtype_name(ei_dtype dtype) {
     case EI_DTYPE_U32: return "uint32";
     case EI_DTYPE_U64: return "uint64";
     case EI_DTYPE_BF16: return "bfloat16";
+    case EI_DTYPE_F8E4M3FN: return "float8e4m3fn";
+    case EI_DTYPE_F8E4M3FNUZ: return "float8e4m3fnuz";
+    case EI_DTYPE_F8E5M2: return "float8e5m2";
+    case EI_DTYPE_F8E5M2FNUZ: return "float8e5m2fnuz";
+    case EI_DTYPE_F8E8M0: return "float8e8m0";
+    case EI_DTYPE_U4: return "uint4";
+    case EI_DTYPE_I4: return "int4";
+    case EI_DTYPE_F4E2M1: return "float4e2m1";
+    case EI_DTYPE_U2: return "uint2";
+    case EI_DTYPE_I2: return "int2";
     }
     return "unknown";
 }
@@ -101,11 +111,30 @@ size_t ei_dtype_size(ei_dtype dtype) {
     switch (dtype) {
     case EI_DTYPE_F32: case EI_DTYPE_I32: case EI_DTYPE_U32: return 4;
     case EI_DTYPE_U8: case EI_DTYPE_I8: case EI_DTYPE_BOOL: return 1;
+    case EI_DTYPE_F8E4M3FN: case EI_DTYPE_F8E4M3FNUZ: case EI_DTYPE_F8E5M2:
+    case EI_DTYPE_F8E5M2FNUZ: case EI_DTYPE_F8E8M0: return 1;
     case EI_DTYPE_U16: case EI_DTYPE_I16: case EI_DTYPE_F16: case EI_DTYPE_BF16: return 2;
     case EI_DTYPE_I64: case EI_DTYPE_F64: case EI_DTYPE_U64: return 8;
     case EI_DTYPE_UNDEFINED: case EI_DTYPE_STRING: return 0;
+    case EI_DTYPE_U4: case EI_DTYPE_I4: case EI_DTYPE_F4E2M1: case EI_DTYPE_U2: case EI_DTYPE_I2:
+        return 0; /* packed: see ei_dtype_bits */
     }
     return 0;
+}
+
+size_t ei_dtype_bits(ei_dtype dtype) {
+    switch (dtype) {
+    case EI_DTYPE_U4: case EI_DTYPE_I4: case EI_DTYPE_F4E2M1: return 4;
+    case EI_DTYPE_U2: case EI_DTYPE_I2: return 2;
+    default: return 8 * ei_dtype_size(dtype);
+    }
+}
+
+bool ei_dtype_nbytes(ei_dtype dtype, size_t numel, size_t *out) {
+    size_t bits;
+    if (!ei_size_mul(numel, ei_dtype_bits(dtype), &bits) || bits > SIZE_MAX - 7) return false;
+    *out = bits / 8 + (bits % 8 != 0);
+    return true;
 }
 
 const char *ei_version(void) { return "0.1.0"; }
@@ -154,7 +183,7 @@ ei_status ei_value_set_shape(ei_value *v, ei_dtype dtype, int rank, const int64_
     if (rank < 0 || rank > EI_MAX_RANK)
         return ei_error(EI_STATUS_UNSUPPORTED, "tensor '%s': rank %d is above the supported %d",
                         v->name ? v->name : "?", rank, EI_MAX_RANK);
-    if (!ei_shape_numel(rank, dims, &numel) || !ei_size_mul(numel, ei_dtype_size(dtype), &nbytes))
+    if (!ei_shape_numel(rank, dims, &numel) || !ei_dtype_nbytes(dtype, numel, &nbytes))
         return ei_error(EI_STATUS_INVALID_MODEL, "tensor '%s': invalid or too large shape %s",
                         v->name ? v->name : "?", ei_shape_str(rank, dims, buf, sizeof buf));
     v->dtype = dtype;

@@ -78,7 +78,17 @@ static int ei_onnx_dtype_class(int32_t t) {
     case EI_DTYPE_F64:
     case EI_DTYPE_U32:
     case EI_DTYPE_U64:
-    case EI_DTYPE_BF16: return 0;
+    case EI_DTYPE_BF16:
+    case EI_DTYPE_F8E4M3FN:
+    case EI_DTYPE_F8E4M3FNUZ:
+    case EI_DTYPE_F8E5M2:
+    case EI_DTYPE_F8E5M2FNUZ:
+    case EI_DTYPE_F8E8M0:
+    case EI_DTYPE_U4:
+    case EI_DTYPE_I4:
+    case EI_DTYPE_F4E2M1:
+    case EI_DTYPE_U2:
+    case EI_DTYPE_I2: return 0;
     default: return (t == 8 || (t >= 14 && t <= 15) || (t >= 17 && t <= 26)) ? 1 : 2;
     }
 }
@@ -235,7 +245,9 @@ static bool ei_onnx_typed_field_ok(uint32_t field, int32_t dt) {
     case EI_ONNX_TENSOR_INT32_DATA:
         return dt == EI_DTYPE_I32 || dt == EI_DTYPE_I16 || dt == EI_DTYPE_I8 ||
                dt == EI_DTYPE_U16 || dt == EI_DTYPE_U8 || dt == EI_DTYPE_BOOL ||
-               dt == EI_DTYPE_F16 || dt == EI_DTYPE_BF16;
+               dt == EI_DTYPE_F16 || dt == EI_DTYPE_BF16 || dt == EI_DTYPE_F8E4M3FN ||
+               dt == EI_DTYPE_F8E4M3FNUZ || dt == EI_DTYPE_F8E5M2 || dt == EI_DTYPE_F8E5M2FNUZ ||
+               dt == EI_DTYPE_F8E8M0 || (ei_dtype_bits((ei_dtype)dt) & 7u) != 0 /* sub-byte */;
     case EI_ONNX_TENSOR_INT64_DATA: return dt == EI_DTYPE_I64;
     case EI_ONNX_TENSOR_DOUBLE_DATA: return dt == EI_DTYPE_F64;
     case EI_ONNX_TENSOR_UINT64_DATA: return dt == EI_DTYPE_U32 || dt == EI_DTYPE_U64;
@@ -410,7 +422,7 @@ static ei_status ei_onnx_tensor(const ei_onnx_ctx *cx, const ei_pb *r, const ei_
     ei_dtype dt = (ei_dtype)tf.dtype;
     size_t numel, nbytes;
     ei_shape_str(rank, dims, shape, sizeof shape);
-    if (!ei_shape_numel(rank, dims, &numel) || !ei_size_mul(numel, ei_dtype_size(dt), &nbytes)) {
+    if (!ei_shape_numel(rank, dims, &numel) || !ei_dtype_nbytes(dt, numel, &nbytes)) {
         st = ei_pb_error(r, f, EI_STATUS_INVALID_MODEL, "tensor '%s' has a too large shape %s", tn,
                          shape);
         goto cleanup;
@@ -500,16 +512,24 @@ static ei_status ei_onnx_tensor(const ei_onnx_ctx *cx, const ei_pb *r, const ei_
                              ei_dtype_name(dt), ei_pb_field_name(&t, tf.typed_field));
             goto cleanup;
         }
-        if (tf.typed.n != numel) {
+        /* Sub-byte types keep their packed bytes in int32_data, one byte per entry. */
+        bool packed = (ei_dtype_bits(dt) & 7u) != 0;
+        size_t want = packed ? nbytes : numel;
+        if (tf.typed.n != want) {
             st = ei_pb_error(&t, &tf.typed_f, EI_STATUS_INVALID_MODEL,
-                             "tensor '%s' has %zu elements in %s, expected %zu for shape %s", tn,
-                             tf.typed.n, ei_pb_field_name(&t, tf.typed_field), numel, shape);
+                             "tensor '%s' has %zu %s in %s, expected %zu for shape %s", tn,
+                             tf.typed.n, packed ? "packed bytes" : "elements",
+                             ei_pb_field_name(&t, tf.typed_field), want, shape);
             goto cleanup;
         }
         EI_TRY(ei_onnx_alloc_data(v, nbytes));
-        size_t es = ei_dtype_size(dt);
-        for (size_t i = 0; i < numel; i++)
-            ei_onnx_store((uint8_t *)v->data + i * es, dt, tf.typed.data[i]);
+        if (packed) {
+            for (size_t i = 0; i < nbytes; i++) ((uint8_t *)v->data)[i] = (uint8_t)tf.typed.data[i];
+        } else {
+            size_t es = ei_dtype_size(dt);
+            for (size_t i = 0; i < numel; i++)
+                ei_onnx_store((uint8_t *)v->data + i * es, dt, tf.typed.data[i]);
+        }
     } else {
         EI_TRY(ei_onnx_alloc_data(v, 0)); /* empty: still 64 bytes, so the value is "known" */
     }

@@ -3,8 +3,11 @@
  * bfloat16 included (round to nearest even, NaN kept quiet, overflow to inf). Each element
  * is loaded as a double, int64 or uint64 and stored from that, so every integer<->float
  * pair rounds once. Float -> integer: truncation; NaN and out-of-range values give what
- * x86-64 onnxruntime gives (see cast_to_int). string and float8/int4 are UNSUPPORTED (the
- * saturate attribute of opset 19+ only concerns float8, so it is read and ignored).
+ * x86-64 onnxruntime gives (see cast_to_int). float8 types (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ,
+ * E8M0) go through ops/lowbit.c: rounded once from the exact value, with the saturate
+ * attribute (opset 19+) and round_mode (opset 24+, E8M0) as onnx's reference defines them.
+ * Packed int4/uint4/int2/uint2 convert like int8 and keep the low bits (as ml_dtypes);
+ * float4e2m1 rounds to nearest even and always saturates. string is UNSUPPORTED.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -12,9 +15,12 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/lowbit.h"
 
 typedef struct cast_state {
     ei_dtype to; /* Cast: the 'to' attribute; CastLike: set at infer */
+    bool saturate;
+    ei_e8m0_round round_mode;
 } cast_state;
 
 static bool cast_dtype_ok(ei_dtype t) {
@@ -31,7 +37,17 @@ static bool cast_dtype_ok(ei_dtype t) {
     case EI_DTYPE_U32:
     case EI_DTYPE_I64:
     case EI_DTYPE_U64:
-    case EI_DTYPE_BOOL: return true;
+    case EI_DTYPE_BOOL:
+    case EI_DTYPE_F8E4M3FN:
+    case EI_DTYPE_F8E4M3FNUZ:
+    case EI_DTYPE_F8E5M2:
+    case EI_DTYPE_F8E5M2FNUZ:
+    case EI_DTYPE_F8E8M0:
+    case EI_DTYPE_U4:
+    case EI_DTYPE_I4:
+    case EI_DTYPE_F4E2M1:
+    case EI_DTYPE_U2:
+    case EI_DTYPE_I2: return true;
     default: return false;
     }
 }
@@ -39,13 +55,6 @@ static bool cast_dtype_ok(ei_dtype t) {
 static const char *cast_dtype_str(int64_t t) {
     switch (t) {
     case 8: return "string";
-    case 17: return "float8e4m3fn";
-    case 18: return "float8e4m3fnuz";
-    case 19: return "float8e5m2";
-    case 20: return "float8e5m2fnuz";
-    case 21: return "uint4";
-    case 22: return "int4";
-    case 23: return "float4e2m1";
     default: return ei_dtype_name((ei_dtype)t);
     }
 }
@@ -61,6 +70,24 @@ static ei_status cast_prepare_common(ei_node *node, bool like) {
         goto cleanup;
     }
     if (node->opset >= 19) EI_TRY(ei_node_attr_int(node, "saturate", 1, &saturate));
+    s->saturate = saturate != 0;
+    s->round_mode = EI_E8M0_ROUND_UP;
+    if (node->opset >= 24) {
+        const char *rm = NULL;
+        EI_TRY(ei_node_attr_string(node, "round_mode", "up", &rm));
+        if (strcmp(rm, "up") == 0) {
+            s->round_mode = EI_E8M0_ROUND_UP;
+        } else if (strcmp(rm, "down") == 0) {
+            s->round_mode = EI_E8M0_ROUND_DOWN;
+        } else if (strcmp(rm, "nearest") == 0) {
+            s->round_mode = EI_E8M0_ROUND_NEAREST;
+        } else {
+            st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                               "attribute 'round_mode' = '%s', expected 'up', 'down' or 'nearest'",
+                               rm);
+            goto cleanup;
+        }
+    }
     if (!like) {
         if (!ei_node_attr(node, "to")) {
             st = ei_node_error(node, EI_STATUS_INVALID_MODEL, "attribute 'to' is required");
@@ -153,7 +180,19 @@ static cast_val cast_load(ei_dtype t, const void *p, size_t i) {
     case EI_DTYPE_U32: v.kind = CK_UNSIGNED, v.u = ((const uint32_t *)p)[i]; break;
     case EI_DTYPE_U64: v.kind = CK_UNSIGNED, v.u = ((const uint64_t *)p)[i]; break;
     case EI_DTYPE_BOOL: v.kind = CK_UNSIGNED, v.u = ((const uint8_t *)p)[i] != 0; break;
-    default: break;
+    case EI_DTYPE_F8E8M0: v.d = ei_lowbit_e8m0_to_f64(((const uint8_t *)p)[i]); break;
+    case EI_DTYPE_I4:
+    case EI_DTYPE_I2: {
+        unsigned bits = (unsigned)ei_dtype_bits(t);
+        v.kind = CK_SIGNED, v.i = ei_lowbit_sext(ei_lowbit_get(p, i, bits), bits);
+        break;
+    }
+    case EI_DTYPE_U4:
+    case EI_DTYPE_U2: v.kind = CK_UNSIGNED, v.u = ei_lowbit_get(p, i, (unsigned)ei_dtype_bits(t)); break;
+    case EI_DTYPE_F4E2M1: v.d = ei_lowbit_minifloat_to_f64(t, (uint8_t)ei_lowbit_get(p, i, 4)); break;
+    default:
+        if (ei_lowbit_is_minifloat(t)) v.d = ei_lowbit_minifloat_to_f64(t, ((const uint8_t *)p)[i]);
+        break;
     }
     return v;
 }
@@ -193,7 +232,21 @@ static uint64_t cast_to_int(const cast_val *v, ei_dtype dst) {
     }
 }
 
-static void cast_store(ei_dtype t, void *p, size_t i, const cast_val *v) {
+static double cast_as_f64(const cast_val *v) {
+    return v->kind == CK_FLOAT ? v->d : v->kind == CK_SIGNED ? (double)v->i : (double)v->u;
+}
+
+/* Element i of a packed output. Elements are written in increasing order by one task, so
+ * the first element of a byte writes the whole byte (no read of uninitialized memory). */
+static void cast_store_packed(void *p, size_t i, unsigned bits, unsigned code) {
+    unsigned per = 8u / bits;
+    if (i % per == 0)
+        ((uint8_t *)p)[i / per] = (uint8_t)(code & ((1u << bits) - 1u));
+    else
+        ei_lowbit_set(p, i, bits, code);
+}
+
+static void cast_store(const cast_state *s, ei_dtype t, void *p, size_t i, const cast_val *v) {
     switch (t) {
     case EI_DTYPE_F32: ((float *)p)[i] = cast_as_f32(v); break;
     case EI_DTYPE_F64:
@@ -216,11 +269,27 @@ static void cast_store(ei_dtype t, void *p, size_t i, const cast_val *v) {
     case EI_DTYPE_U32: ((uint32_t *)p)[i] = (uint32_t)cast_to_int(v, t); break;
     case EI_DTYPE_I64: ((int64_t *)p)[i] = (int64_t)cast_to_int(v, t); break;
     case EI_DTYPE_U64: ((uint64_t *)p)[i] = cast_to_int(v, t); break;
-    default: break;
+    case EI_DTYPE_U4:
+    case EI_DTYPE_I4:
+    case EI_DTYPE_U2:
+    case EI_DTYPE_I2: /* like int8 (float truncated, integers wrap), low bits kept */
+        cast_store_packed(p, i, (unsigned)ei_dtype_bits(t), (unsigned)cast_to_int(v, EI_DTYPE_I8));
+        break;
+    case EI_DTYPE_F4E2M1:
+        cast_store_packed(p, i, 4, ei_lowbit_minifloat_from_f64(t, cast_as_f64(v), s->saturate));
+        break;
+    case EI_DTYPE_F8E8M0: /* onnx rounds from float32 */
+        ((uint8_t *)p)[i] = ei_lowbit_e8m0_from_f32(cast_as_f32(v), s->saturate, s->round_mode);
+        break;
+    default:
+        if (ei_lowbit_is_minifloat(t))
+            ((uint8_t *)p)[i] = ei_lowbit_minifloat_from_f64(t, cast_as_f64(v), s->saturate);
+        break;
     }
 }
 
 typedef struct cast_ctx {
+    const cast_state *s;
     ei_dtype from, to;
     const void *x;
     void *y;
@@ -237,7 +306,7 @@ static void cast_span(const cast_ctx *c, size_t b, size_t e) {
     }
     for (size_t i = b; i < e; i++) {
         cast_val v = cast_load(c->from, c->x, i);
-        cast_store(c->to, c->y, i, &v);
+        cast_store(c->s, c->to, c->y, i, &v);
     }
 }
 
@@ -254,12 +323,17 @@ static ei_status cast_run(ei_exec *ex, ei_node *node) {
     ei_value *y = ei_node_out(ex, node, 0);
     size_t n = ei_value_numel(x);
     if (n == 0) return EI_STATUS_OK;
-    if (x->dtype == y->dtype && x->dtype != EI_DTYPE_BOOL) {
+    /* Same type: a copy. 1-byte types take the element loop instead: bool is normalized to
+     * 0/1, and same-type float8 casts still saturate (E5M2 inf -> max) or round through
+     * float32 (E8M0 2^-127 -> 2^-126 with round_mode up), as onnx's reference does; packed
+     * sub-byte types (size 0) too. */
+    if (x->dtype == y->dtype && x->dtype != EI_DTYPE_BOOL && ei_dtype_size(x->dtype) > 1) {
         memcpy(y->data, x->data, y->nbytes);
         return EI_STATUS_OK;
     }
-    cast_ctx c = {x->dtype, y->dtype, x->data, y->data, n, 1};
-    c.n_tasks = ei_elem_tasks(ex, n, 32768);
+    cast_ctx c = {node->state, x->dtype, y->dtype, x->data, y->data, n, 1};
+    /* A packed output is written by one task: tasks would share bytes at their edges. */
+    c.n_tasks = ei_dtype_size(y->dtype) == 0 ? 1 : ei_elem_tasks(ex, n, 32768);
     if (c.n_tasks == 1)
         cast_span(&c, 0, n);
     else

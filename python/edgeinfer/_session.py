@@ -42,6 +42,16 @@ _ONNX_TYPE_NAMES = {
     12: "tensor(uint32)",
     13: "tensor(uint64)",
     16: "tensor(bfloat16)",
+    17: "tensor(float8e4m3fn)",
+    18: "tensor(float8e4m3fnuz)",
+    19: "tensor(float8e5m2)",
+    20: "tensor(float8e5m2fnuz)",
+    21: "tensor(uint4)",
+    22: "tensor(int4)",
+    23: "tensor(float4e2m1)",
+    24: "tensor(float8e8m0)",
+    25: "tensor(uint2)",
+    26: "tensor(int2)",
 }
 
 _PROVIDERS = ["CPUExecutionProvider"]

@@ -83,16 +83,50 @@ static int npy_type_of(ei_dtype dt) {
     }
 }
 
-/* NumPy has no bfloat16; the ml_dtypes package (which onnx uses) registers one. Returns
- * a new reference to its descriptor, or NULL with an exception when it is missing. */
-static PyArray_Descr *bf16_descr(void) {
+/* Engine dtypes NumPy lacks, which the ml_dtypes package (which onnx uses) registers. One
+ * row per dtype; the name is both the ml_dtypes attribute and its scalar type's name. */
+static const struct {
+    ei_dtype dtype;
+    const char *name;
+} ml_types[] = {
+    {EI_DTYPE_BF16, "bfloat16"},
+    {EI_DTYPE_F8E4M3FN, "float8_e4m3fn"},
+    {EI_DTYPE_F8E4M3FNUZ, "float8_e4m3fnuz"},
+    {EI_DTYPE_F8E5M2, "float8_e5m2"},
+    {EI_DTYPE_F8E5M2FNUZ, "float8_e5m2fnuz"},
+    {EI_DTYPE_F8E8M0, "float8_e8m0fnu"},
+    {EI_DTYPE_U4, "uint4"}, /* sub-byte: one value per byte in NumPy, packed for the engine */
+    {EI_DTYPE_I4, "int4"},
+    {EI_DTYPE_F4E2M1, "float4_e2m1fn"},
+    {EI_DTYPE_U2, "uint2"},
+    {EI_DTYPE_I2, "int2"},
+};
+
+/* Packed sub-byte dtype: NumPy (ml_dtypes) holds one element per byte, the engine packs. */
+static int is_packed(ei_dtype dt) { return ei_dtype_bits(dt) % 8 != 0; }
+
+static const char *ml_name_of(ei_dtype dt) {
+    for (size_t i = 0; i < sizeof ml_types / sizeof ml_types[0]; i++)
+        if (ml_types[i].dtype == dt) return ml_types[i].name;
+    return NULL;
+}
+
+/* A new reference to the ml_dtypes descriptor of dt, or NULL with an exception (ml_dtypes
+ * missing, or dt not one of ml_types). */
+static PyArray_Descr *ml_descr(ei_dtype dt) {
+    const char *name = ml_name_of(dt);
+    if (!name) {
+        PyErr_Format(Unsupported, "dtype %s cannot be passed to or from Python", ei_dtype_name(dt));
+        return NULL;
+    }
     PyObject *mod = PyImport_ImportModule("ml_dtypes");
     if (!mod) {
         PyErr_Clear();
-        PyErr_SetString(Unsupported, "bfloat16 tensors need the ml_dtypes package (pip install ml_dtypes)");
+        PyErr_Format(Unsupported, "%s tensors need the ml_dtypes package (pip install ml_dtypes)",
+                     ei_dtype_name(dt));
         return NULL;
     }
-    PyObject *type = PyObject_GetAttrString(mod, "bfloat16");
+    PyObject *type = PyObject_GetAttrString(mod, name);
     Py_DECREF(mod);
     if (!type) return NULL;
     PyArray_Descr *descr = NULL;
@@ -101,14 +135,25 @@ static PyArray_Descr *bf16_descr(void) {
     return ok ? descr : NULL;
 }
 
-static int is_bf16(PyArray_Descr *d) {
-    return PyDataType_ELSIZE(d) == 2 && d->typeobj && strstr(d->typeobj->tp_name, "bfloat16") != NULL;
+/* The engine dtype of an ml_dtypes descriptor (by its scalar type's name), or UNDEFINED. */
+static ei_dtype ml_dtype_of(PyArray_Descr *d) {
+    if (!d->typeobj || !d->typeobj->tp_name) return EI_DTYPE_UNDEFINED;
+    const char *tn = d->typeobj->tp_name, *dot = strrchr(tn, '.');
+    if (dot) tn = dot + 1;
+    for (size_t i = 0; i < sizeof ml_types / sizeof ml_types[0]; i++)
+        if (strcmp(tn, ml_types[i].name) == 0 &&
+            (size_t)PyDataType_ELSIZE(d) == (is_packed(ml_types[i].dtype) ? 1 : ei_dtype_size(ml_types[i].dtype)))
+            return ml_types[i].dtype;
+    return EI_DTYPE_UNDEFINED;
 }
 
-/* A new uninitialized array of engine dtype dt (NumPy types and bfloat16). */
+/* Whether Python can hold engine dtype dt (NumPy types and ml_dtypes ones). */
+static int py_can_hold(ei_dtype dt) { return npy_type_of(dt) >= 0 || ml_name_of(dt) != NULL; }
+
+/* A new uninitialized array of engine dtype dt (NumPy types and ml_dtypes ones). */
 static PyArrayObject *new_array(ei_dtype dt, int rank, npy_intp *dims) {
-    if (dt == EI_DTYPE_BF16) {
-        PyArray_Descr *d = bf16_descr(); /* stolen below */
+    if (npy_type_of(dt) < 0) {
+        PyArray_Descr *d = ml_descr(dt); /* stolen below */
         if (!d) return NULL;
         return (PyArrayObject *)PyArray_NewFromDescr(&PyArray_Type, d, rank, dims, NULL, NULL, 0, NULL);
     }
@@ -120,7 +165,8 @@ static PyArrayObject *new_array(ei_dtype dt, int rank, npy_intp *dims) {
 static ei_dtype ei_dtype_of(PyArrayObject *a) {
     const char kind = PyArray_DESCR(a)->kind;
     const npy_intp size = PyArray_ITEMSIZE(a);
-    if (is_bf16(PyArray_DESCR(a))) return EI_DTYPE_BF16;
+    ei_dtype ml = ml_dtype_of(PyArray_DESCR(a));
+    if (ml != EI_DTYPE_UNDEFINED) return ml;
     switch (kind) {
     case 'b': return size == 1 ? EI_DTYPE_BOOL : EI_DTYPE_UNDEFINED;
     case 'f':
@@ -359,11 +405,15 @@ typedef struct {
     size_t n;
     ei_tensor *tensors;
     PyArrayObject **arrays;
+    void **packed; /* packed copies of sub-byte inputs (PyMem), or NULL */
 } feed;
 
 static void feed_clear(feed *f) {
     if (f->arrays)
         for (size_t i = 0; i < f->n; i++) Py_XDECREF(f->arrays[i]);
+    if (f->packed)
+        for (size_t i = 0; i < f->n; i++) PyMem_Free(f->packed[i]);
+    PyMem_Free(f->packed);
     PyMem_Free(f->arrays);
     PyMem_Free(f->tensors);
     memset(f, 0, sizeof *f);
@@ -406,12 +456,11 @@ static PyArrayObject *convert_input(SessionObject *self, size_t idx, PyObject *v
         Py_DECREF(arr);
         return NULL;
     }
+    if (is_packed(vi->dtype)) return arr; /* feed_bind packs it from any layout: the one copy */
     if (PyArray_IS_C_CONTIGUOUS(arr) && PyArray_ISALIGNED(arr) && !PyArray_ISBYTESWAPPED(arr))
         return arr; /* zero copy */
     int typenum = npy_type_of(vi->dtype);
-    PyArray_Descr *descr = vi->dtype == EI_DTYPE_BF16 ? bf16_descr()
-                           : typenum >= 0              ? PyArray_DescrFromType(typenum)
-                                                       : NULL;
+    PyArray_Descr *descr = typenum >= 0 ? PyArray_DescrFromType(typenum) : ml_descr(vi->dtype);
     if (!descr) {
         if (!PyErr_Occurred())
             PyErr_Format(Unsupported, "input '%s': dtype %s cannot be passed from Python", vi->name,
@@ -425,6 +474,33 @@ static PyArrayObject *convert_input(SessionObject *self, size_t idx, PyObject *v
     Py_DECREF(arr);
     if (copy) input_copies++;
     return copy;
+}
+
+/* Packs a sub-byte input (one element per byte, any layout) into a new PyMem buffer
+ * (*buf, freed by feed_clear) and points t at it. Counts as the input's one conversion. */
+static int pack_input(PyArrayObject *arr, ei_tensor *t, void **buf) {
+    unsigned bits = (unsigned)ei_dtype_bits(t->dtype);
+    size_t n = (size_t)PyArray_SIZE(arr), nbytes = (n / 8) * bits + ((n % 8) * bits + 7) / 8;
+    uint8_t *p = PyMem_Malloc(nbytes ? nbytes : 1);
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *buf = p;
+    if (nbytes) memset(p, 0, nbytes);
+    PyArrayIterObject *it = (PyArrayIterObject *)PyArray_IterNew((PyObject *)arr);
+    if (!it) return -1;
+    unsigned mask = (1u << bits) - 1u;
+    for (size_t i = 0; i < n && it->index < it->size; i++) {
+        unsigned code = *(const uint8_t *)it->dataptr & mask;
+        p[i * bits / 8] |= (uint8_t)(code << (i * bits % 8));
+        PyArray_ITER_NEXT(it);
+    }
+    Py_DECREF(it);
+    t->data = p;
+    t->nbytes = nbytes;
+    input_copies++;
+    return 0;
 }
 
 /* Binds a feed dict {name: array}. With shapes_only the values are shapes
@@ -442,7 +518,8 @@ static int feed_bind(SessionObject *self, PyObject *dict, int shapes_only, feed 
     Py_ssize_t n = PyList_GET_SIZE(items);
     f->tensors = PyMem_Calloc(n ? (size_t)n : 1, sizeof(ei_tensor));
     f->arrays = PyMem_Calloc(n ? (size_t)n : 1, sizeof(PyArrayObject *));
-    if (!f->tensors || !f->arrays) {
+    f->packed = PyMem_Calloc(n ? (size_t)n : 1, sizeof(void *));
+    if (!f->tensors || !f->arrays || !f->packed) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -502,6 +579,10 @@ static int feed_bind(SessionObject *self, PyObject *dict, int shapes_only, feed 
             for (int d = 0; d < t->rank; d++) t->dims[d] = (int64_t)PyArray_DIM(arr, d);
             t->data = PyArray_DATA(arr);
             t->nbytes = (size_t)PyArray_NBYTES(arr);
+            if (is_packed(t->dtype) && pack_input(arr, t, &f->packed[f->n]) < 0) {
+                f->n++; /* so that feed_clear releases arr */
+                goto fail;
+            }
         }
         f->n++;
     }
@@ -617,15 +698,16 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
             raise_status(st);
             goto fail;
         }
-        if (t->rank < 0) {
-            /* Shape depends on input data: the engine keeps the result, copied below. */
+        if (t->rank < 0 || is_packed(t->dtype)) {
+            /* Shape depends on input data, or a packed sub-byte dtype: the engine keeps the
+             * result, copied (unpacked) below. */
             t->data = NULL;
             t->nbytes = 0;
             Py_INCREF(Py_None);
             PyList_SET_ITEM(result, (Py_ssize_t)i, Py_None);
             continue;
         }
-        if (npy_type_of(t->dtype) < 0 && t->dtype != EI_DTYPE_BF16) {
+        if (!py_can_hold(t->dtype)) {
             PyErr_Format(Unsupported, "output '%s' has dtype %s, which NumPy cannot hold",
                          t->name ? t->name : "?", ei_dtype_name(t->dtype));
             goto fail;
@@ -660,7 +742,7 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
     for (size_t i = 0; i < self->n_outputs; i++) {
         if (PyList_GET_ITEM(result, (Py_ssize_t)i) != Py_None) continue;
         ei_tensor *t = &outs[i];
-        if (npy_type_of(t->dtype) < 0 && t->dtype != EI_DTYPE_BF16) {
+        if (!py_can_hold(t->dtype)) {
             PyErr_Format(Unsupported, "output '%s' has dtype %s, which NumPy cannot hold",
                          t->name ? t->name : "?", ei_dtype_name(t->dtype));
             goto fail;
@@ -674,13 +756,26 @@ static PyObject *Session_run(SessionObject *self, PyObject *input_feed) {
         for (int d = 0; d < t->rank; d++) dims[d] = (npy_intp)t->dims[d];
         PyArrayObject *arr = new_array(t->dtype, t->rank, dims);
         if (!arr) goto fail;
-        if ((size_t)PyArray_NBYTES(arr) != t->nbytes) {
+        size_t n_el = (size_t)PyArray_SIZE(arr), bits = ei_dtype_bits(t->dtype);
+        size_t want = is_packed(t->dtype) ? (n_el / 8) * bits + ((n_el % 8) * bits + 7) / 8
+                                          : (size_t)PyArray_NBYTES(arr);
+        if (want != t->nbytes) {
             PyErr_Format(EdgeInferError, "output '%s': engine reports %zu bytes for %zd elements (bug in edgeinfer)",
                          t->name ? t->name : "?", t->nbytes, (Py_ssize_t)PyArray_SIZE(arr));
             Py_DECREF(arr);
             goto fail;
         }
-        if (t->nbytes) memcpy(PyArray_DATA(arr), t->data, t->nbytes);
+        if (is_packed(t->dtype)) {
+            /* one element per byte, as its raw code in the low bits (how ml_dtypes stores
+             * int4/uint4/int2/uint2/float4: int4 -1 is 0x0f) */
+            const uint8_t *src = t->data;
+            uint8_t *dst = PyArray_DATA(arr);
+            unsigned mask = (1u << bits) - 1u;
+            for (size_t e = 0; e < n_el; e++)
+                dst[e] = (uint8_t)((src[e * bits / 8] >> (e * bits % 8)) & mask);
+        } else if (t->nbytes) {
+            memcpy(PyArray_DATA(arr), t->data, t->nbytes);
+        }
         Py_DECREF(PyList_GET_ITEM(result, (Py_ssize_t)i));
         PyList_SET_ITEM(result, (Py_ssize_t)i, (PyObject *)arr);
     }

@@ -171,11 +171,11 @@ def invalid_models():
     unk = helper.make_tensor("weird", F, [1], [1.0])
     unk.data_type = 99
     out["unknown_dtype"] = one_node([helper.make_node("Relu", ["X"], ["Y"])], [x], [y], [unk])
-    f8 = helper.make_tensor("f8", F, [1], [1.0])
-    f8.ClearField("float_data")
-    f8.data_type = TensorProto.FLOAT8E4M3FN
-    f8.raw_data = b"\x01"
-    out["float8"] = one_node([helper.make_node("Relu", ["X"], ["Y"])], [x], [y], [f8])
+    c64 = helper.make_tensor("c64", F, [1], [1.0])
+    c64.ClearField("float_data")
+    c64.data_type = TensorProto.COMPLEX64
+    c64.raw_data = b"\x00" * 8
+    out["complex64"] = one_node([helper.make_node("Relu", ["X"], ["Y"])], [x], [y], [c64])
     seq = helper.make_tensor_sequence_value_info("seq_in", F, [2])
     out["seq_input"] = one_node([helper.make_node("Relu", ["X"], ["Y"])], [x, seq], [y])
     cnt = helper.make_tensor("cnt", F, [2], [1.0, 2.0])

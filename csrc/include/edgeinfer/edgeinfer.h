@@ -78,7 +78,17 @@ typedef enum ei_dtype {
     EI_DTYPE_F64 = 11,
     EI_DTYPE_U32 = 12,
     EI_DTYPE_U64 = 13,
-    EI_DTYPE_BF16 = 16
+    EI_DTYPE_BF16 = 16,
+    EI_DTYPE_F8E4M3FN = 17,   /* float8: 4 exponent bits, 3 mantissa bits, no inf, NaN = S.1111.111 */
+    EI_DTYPE_F8E4M3FNUZ = 18, /* float8: no inf, no -0, NaN = 0x80 */
+    EI_DTYPE_F8E5M2 = 19,     /* float8: IEEE-like (inf and NaN) */
+    EI_DTYPE_F8E5M2FNUZ = 20, /* float8: no inf, no -0, NaN = 0x80 */
+    EI_DTYPE_U4 = 21,         /* sub-byte types are packed: see ei_dtype_bits */
+    EI_DTYPE_I4 = 22,
+    EI_DTYPE_F4E2M1 = 23,     /* float4: 2 exponent bits, 1 mantissa bit, no inf/NaN */
+    EI_DTYPE_F8E8M0 = 24,     /* float8: exponent only (2^(e-127)), NaN = 0xff, unsigned */
+    EI_DTYPE_U2 = 25,
+    EI_DTYPE_I2 = 26
 } ei_dtype;
 
 /* A tensor passed across the API. All memory is the caller's. */
@@ -90,6 +100,10 @@ typedef struct ei_tensor {
     void *data;                 /* dense, C order (row-major) */
     size_t nbytes;              /* size of the buffer at data, in bytes */
 } ei_tensor;
+
+/* Sub-byte dtypes (4-bit: uint4, int4, float4e2m1; 2-bit: uint2, int2) are packed as ONNX
+ * stores them: element i sits in byte i*bits/8 at bit (i*bits)%8, low bits first (two 4-bit
+ * values per byte, low nibble first), so a tensor takes ceil(numel*bits/8) bytes. */
 
 /* What the model declares about one of its inputs or outputs.
  * Strings are owned by the session and live as long as it does. */
@@ -175,8 +189,13 @@ const char *ei_status_name(ei_status status);
 /* "float32", "int64", ... ; "unknown" for values outside the enum. */
 const char *ei_dtype_name(ei_dtype dtype);
 
-/* Bytes per element, 0 for types the engine cannot hold in memory (string, undefined). */
+/* Bytes per element, 0 for types the engine cannot hold in memory (string, undefined) and
+ * for the packed sub-byte types (see ei_dtype_bits). */
 size_t ei_dtype_size(ei_dtype dtype);
+
+/* Bits per element: 8 * ei_dtype_size for byte-sized types, 4 or 2 for the sub-byte ones,
+ * 0 for string and undefined. */
+size_t ei_dtype_bits(ei_dtype dtype);
 
 /* The SIMD level kernels were picked for: "ref", "avx2", "avx512" or "neon".
  * The environment variable EI_ISA (ref|avx2|avx512|neon) caps it. */
