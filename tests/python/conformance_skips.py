@@ -20,7 +20,7 @@ kinds of entries, from most to least permanent:
 
 # Category key of the automatic skips (tests whose op has no row in ops.def).
 NOT_IMPLEMENTED = "not_implemented"
-NOT_IMPLEMENTED_REASON = "operator not implemented yet (issue 3)"
+NOT_IMPLEMENTED_REASON = "operator not implemented in edgeinfer (computed by asking the engine, not listed by hand)"
 
 # key -> (one-line reason, test names). Keys name the categories in the printed breakdown.
 SKIP_GROUPS = {

@@ -7,9 +7,8 @@ same count, same shape, same dtype, then numpy.testing.assert_allclose with rtol
 atol=1e-7 (onnx.backend.test.loader's defaults, overridden per test by a data.json next to
 model.onnx when there is one; onnx 1.22 ships none for node tests).
 
-Outcomes (see conformance_skips.py): explicit skips by category; "operator not implemented
-yet (issue 3)" computed from the engine's own Unsupported error, so it shrinks by itself as
-ops land; KNOWN_FAILURES as xfail(strict=True). The run ends with the figure (passed,
+Outcomes (see conformance_skips.py): explicit skips by category; "operator not implemented"
+computed from the engine's own Unsupported error, so it shrinks by itself as ops land; KNOWN_FAILURES as xfail(strict=True). The run ends with the figure (passed,
 failed, xfailed, skipped per reason, share of the whole suite passing), also written as JSON
 to $EI_CONFORMANCE_JSON (default: <tmp>/edgeinfer-conformance.json) and to the pytest cache
 (key edgeinfer/conformance), for python/tools/conformance_report.py.
