@@ -302,6 +302,13 @@ typedef struct ei_op_fns {
     ei_status (*infer)(ei_exec *ex, ei_node *node);
     ei_status (*run)(ei_exec *ex, ei_node *node);
     void (*destroy)(void *state); /* may be NULL */
+    /* Space-separated ONNX-style names of the dtypes the op accepts for its main data
+     * input(s), as its infer checks them ("float32 float64 int32 int64"; "any" for pure data
+     * movement that copies bytes of every fixed-size dtype). Index and shape inputs are not
+     * listed unless they are the op's data. Set in the op file with a designated initializer
+     * after the positional ones (NULL if unset); python/tools/gen_op_table.py reads it into
+     * README.md's operator table. */
+    const char *dtypes;
 } ei_op_fns;
 
 /* One row of the op table (ops/ops.def). Several rows (opset versions) may share fns;

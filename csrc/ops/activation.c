@@ -72,9 +72,10 @@ static ei_status tanh_run(ei_exec *ex, ei_node *node) {
     return act_run(ex, node, ACT_TANH);
 }
 
-const ei_op_fns ei_op_fns_relu = {act_prepare, act_infer, relu_run, NULL};
-const ei_op_fns ei_op_fns_sigmoid = {act_prepare, act_infer, sigmoid_run, NULL};
-const ei_op_fns ei_op_fns_tanh = {act_prepare, act_infer, tanh_run, NULL};
+const ei_op_fns ei_op_fns_relu = {act_prepare, act_infer, relu_run, NULL, .dtypes = "float32"};
+const ei_op_fns ei_op_fns_sigmoid = {act_prepare, act_infer, sigmoid_run, NULL,
+                                     .dtypes = "float32"};
+const ei_op_fns ei_op_fns_tanh = {act_prepare, act_infer, tanh_run, NULL, .dtypes = "float32"};
 
 /* ------------------------------------------------ parametric activations (scalar loops) */
 /*
@@ -239,25 +240,25 @@ static ei_status pact_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-#define PACT_OP(id, KIND)                                                                          \
+#define PACT_OP(id, KIND, DTYPES)                                                                  \
     static ei_status id##_prepare(ei_exec *ex, ei_node *node) {                                    \
         (void)ex;                                                                                  \
         return pact_prepare_kind(node, KIND);                                                      \
     }                                                                                              \
-    const ei_op_fns ei_op_fns_##id = {id##_prepare, pact_infer, pact_run, free};
+    const ei_op_fns ei_op_fns_##id = {id##_prepare, pact_infer, pact_run, free, .dtypes = DTYPES};
 
-PACT_OP(hard_sigmoid, PACT_HARD_SIGMOID)
-PACT_OP(hard_swish, PACT_HARD_SWISH)
-PACT_OP(leaky_relu, PACT_LEAKY_RELU)
-PACT_OP(elu, PACT_ELU)
-PACT_OP(selu, PACT_SELU)
-PACT_OP(celu, PACT_CELU)
-PACT_OP(softplus, PACT_SOFTPLUS)
-PACT_OP(softsign, PACT_SOFTSIGN)
-PACT_OP(mish, PACT_MISH)
-PACT_OP(gelu, PACT_GELU)
-PACT_OP(thresholded_relu, PACT_THRESHOLDED_RELU)
-PACT_OP(shrink, PACT_SHRINK)
+PACT_OP(hard_sigmoid, PACT_HARD_SIGMOID, "float32 float64")
+PACT_OP(hard_swish, PACT_HARD_SWISH, "float32 float64")
+PACT_OP(leaky_relu, PACT_LEAKY_RELU, "float32 float64")
+PACT_OP(elu, PACT_ELU, "float32 float64")
+PACT_OP(selu, PACT_SELU, "float32 float64")
+PACT_OP(celu, PACT_CELU, "float32 float64")
+PACT_OP(softplus, PACT_SOFTPLUS, "float32 float64")
+PACT_OP(softsign, PACT_SOFTSIGN, "float32 float64")
+PACT_OP(mish, PACT_MISH, "float32 float64")
+PACT_OP(gelu, PACT_GELU, "float32 float64")
+PACT_OP(thresholded_relu, PACT_THRESHOLDED_RELU, "float32 float64")
+PACT_OP(shrink, PACT_SHRINK, "float32 float64")
 
 /* ------------------------------------------------------------------------ PRelu */
 /* y = x < 0 ? slope * x : x, slope broadcast to x's shape (unidirectional). */
@@ -339,4 +340,5 @@ static ei_status prelu_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_prelu = {prelu_prepare, prelu_infer, prelu_run, free};
+const ei_op_fns ei_op_fns_prelu = {prelu_prepare, prelu_infer, prelu_run, free,
+                                   .dtypes = "float32 float64"};

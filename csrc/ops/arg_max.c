@@ -154,5 +154,7 @@ static ei_status arg_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_arg_max = {arg_max_prepare, arg_infer, arg_run, free};
-const ei_op_fns ei_op_fns_arg_min = {arg_min_prepare, arg_infer, arg_run, free};
+const ei_op_fns ei_op_fns_arg_max = {arg_max_prepare, arg_infer, arg_run, free,
+                                     .dtypes = "float32 float64 int32 int64 uint8"};
+const ei_op_fns ei_op_fns_arg_min = {arg_min_prepare, arg_infer, arg_run, free,
+                                     .dtypes = "float32 float64 int32 int64 uint8"};

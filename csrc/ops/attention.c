@@ -446,4 +446,4 @@ static ei_status att_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_attention = {att_prepare, att_infer, att_run, free};
+const ei_op_fns ei_op_fns_attention = {att_prepare, att_infer, att_run, free, .dtypes = "float32"};

@@ -232,4 +232,5 @@ static ei_status batch_norm_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_batch_normalization = {batch_norm_prepare, batch_norm_infer,
-                                                 batch_norm_run, batch_norm_destroy};
+                                                 batch_norm_run, batch_norm_destroy,
+                                                 .dtypes = "float32"};

@@ -261,7 +261,15 @@ static ei_status bin_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_add = {add_prepare, bin_infer, bin_run, free};
-const ei_op_fns ei_op_fns_sub = {sub_prepare, bin_infer, bin_run, free};
-const ei_op_fns ei_op_fns_mul = {mul_prepare, bin_infer, bin_run, free};
-const ei_op_fns ei_op_fns_div = {div_prepare, bin_infer, bin_run, free};
+const ei_op_fns ei_op_fns_add = {add_prepare, bin_infer, bin_run, free,
+                                 .dtypes = "float32 float64 int8 int16 int32 int64 uint8 uint16 "
+                                 "uint32 uint64"};
+const ei_op_fns ei_op_fns_sub = {sub_prepare, bin_infer, bin_run, free,
+                                 .dtypes = "float32 float64 int8 int16 int32 int64 uint8 uint16 "
+                                 "uint32 uint64"};
+const ei_op_fns ei_op_fns_mul = {mul_prepare, bin_infer, bin_run, free,
+                                 .dtypes = "float32 float64 int8 int16 int32 int64 uint8 uint16 "
+                                 "uint32 uint64"};
+const ei_op_fns ei_op_fns_div = {div_prepare, bin_infer, bin_run, free,
+                                 .dtypes = "float32 float64 int8 int16 int32 int64 uint8 uint16 "
+                                 "uint32 uint64"};

@@ -402,21 +402,21 @@ static ei_status bx_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-#define BX_OP(id, KIND)                                                                            \
+#define BX_OP(id, KIND, DTYPES)                                                                    \
     static ei_status id##_prepare(ei_exec *ex, ei_node *node) {                                    \
         (void)ex;                                                                                  \
         return bx_prepare_kind(node, KIND);                                                        \
     }                                                                                              \
-    const ei_op_fns ei_op_fns_##id = {id##_prepare, bx_infer, bx_run, free};
+    const ei_op_fns ei_op_fns_##id = {id##_prepare, bx_infer, bx_run, free, .dtypes = DTYPES};
 
-BX_OP(equal, BX_EQ)
-BX_OP(less, BX_LT)
-BX_OP(less_or_equal, BX_LE)
-BX_OP(greater, BX_GT)
-BX_OP(greater_or_equal, BX_GE)
-BX_OP(and, BX_AND)
-BX_OP(or, BX_OR)
-BX_OP(xor, BX_XOR)
-BX_OP(pow, BX_POW)
-BX_OP(mod, BX_MOD)
-BX_OP(bit_shift, BX_SHL)
+BX_OP(equal, BX_EQ, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 bool")
+BX_OP(less, BX_LT, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+BX_OP(less_or_equal, BX_LE, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+BX_OP(greater, BX_GT, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+BX_OP(greater_or_equal, BX_GE, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+BX_OP(and, BX_AND, "bool")
+BX_OP(or, BX_OR, "bool")
+BX_OP(xor, BX_XOR, "bool")
+BX_OP(pow, BX_POW, "float32 float64 int32 int64")
+BX_OP(mod, BX_MOD, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16")
+BX_OP(bit_shift, BX_SHL, "uint8 uint16 uint32 uint64")

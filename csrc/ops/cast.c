@@ -341,5 +341,13 @@ static ei_status cast_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_cast = {cast_prepare, cast_infer, cast_run, free};
-const ei_op_fns ei_op_fns_cast_like = {cast_like_prepare, cast_infer, cast_run, free};
+const ei_op_fns ei_op_fns_cast = {cast_prepare, cast_infer, cast_run, free,
+                                  .dtypes = "float32 float64 float16 bfloat16 int8 int16 int32 "
+                                  "int64 uint8 uint16 uint32 uint64 bool float8e4m3fn "
+                                  "float8e4m3fnuz float8e5m2 float8e5m2fnuz float8e8m0 int4 "
+                                  "uint4 int2 uint2 float4e2m1"};
+const ei_op_fns ei_op_fns_cast_like = {cast_like_prepare, cast_infer, cast_run, free,
+                                       .dtypes = "float32 float64 float16 bfloat16 int8 int16 "
+                                       "int32 int64 uint8 uint16 uint32 uint64 bool float8e4m3fn "
+                                       "float8e4m3fnuz float8e5m2 float8e5m2fnuz float8e8m0 int4 "
+                                       "uint4 int2 uint2 float4e2m1"};

@@ -151,4 +151,5 @@ static ei_status ccs_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_causal_conv_with_state = {ccs_prepare, ccs_infer, ccs_run, free};
+const ei_op_fns ei_op_fns_causal_conv_with_state = {ccs_prepare, ccs_infer, ccs_run, free,
+                                                    .dtypes = "float32"};

@@ -194,4 +194,5 @@ static ei_status clip_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_clip = {clip_prepare, clip_infer, clip_run, free};
+const ei_op_fns ei_op_fns_clip = {clip_prepare, clip_infer, clip_run, free,
+                                  .dtypes = "float32 float64 int8 uint8 int32 int64"};

@@ -105,4 +105,5 @@ static ei_status concat_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_concat = {concat_prepare, concat_infer, concat_run, free};
+const ei_op_fns ei_op_fns_concat = {concat_prepare, concat_infer, concat_run, free,
+                                    .dtypes = "any"};

@@ -137,4 +137,4 @@ static ei_status constant_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_constant = {constant_prepare, constant_infer, constant_run,
-                                      constant_destroy};
+                                      constant_destroy, .dtypes = "any"};

@@ -114,4 +114,4 @@ static ei_status constant_of_shape_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_constant_of_shape = {constant_of_shape_prepare, constant_of_shape_infer,
-                                               constant_of_shape_run, free};
+                                               constant_of_shape_run, free, .dtypes = "any"};

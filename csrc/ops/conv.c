@@ -403,4 +403,5 @@ static ei_status conv_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_conv = {conv_prepare, conv_infer, conv_run, conv_destroy};
+const ei_op_fns ei_op_fns_conv = {conv_prepare, conv_infer, conv_run, conv_destroy,
+                                  .dtypes = "float32"};

@@ -323,4 +323,5 @@ static ei_status ct_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_conv_transpose = {ct_prepare, ct_infer, ct_run, free};
+const ei_op_fns ei_op_fns_conv_transpose = {ct_prepare, ct_infer, ct_run, free,
+                                            .dtypes = "float32"};

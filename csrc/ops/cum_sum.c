@@ -136,4 +136,5 @@ static ei_status cs_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_cum_sum = {cs_prepare, cs_infer, cs_run, free};
+const ei_op_fns ei_op_fns_cum_sum = {cs_prepare, cs_infer, cs_run, free,
+                                     .dtypes = "float32 float64 int32 int64"};

@@ -90,4 +90,4 @@ static ei_status depth_to_space_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_depth_to_space = {depth_to_space_prepare, depth_to_space_infer,
-                                            depth_to_space_run, free};
+                                            depth_to_space_run, free, .dtypes = "any"};

@@ -176,4 +176,4 @@ static ei_status dft_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_dft = {dft_prepare, dft_infer, dft_run, dft_destroy};
+const ei_op_fns ei_op_fns_dft = {dft_prepare, dft_infer, dft_run, dft_destroy, .dtypes = "float32"};

@@ -73,4 +73,5 @@ static ei_status dropout_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_dropout = {dropout_prepare, dropout_infer, dropout_run, NULL};
+const ei_op_fns ei_op_fns_dropout = {dropout_prepare, dropout_infer, dropout_run, NULL,
+                                     .dtypes = "any"};

@@ -58,4 +58,5 @@ static ei_status dql_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_dynamic_quantize_linear = {dql_prepare, dql_infer, dql_run, NULL};
+const ei_op_fns ei_op_fns_dynamic_quantize_linear = {dql_prepare, dql_infer, dql_run, NULL,
+                                                     .dtypes = "float32"};

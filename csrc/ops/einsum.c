@@ -611,4 +611,5 @@ static ei_status einsum_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_einsum = {einsum_prepare, einsum_infer, einsum_run, free};
+const ei_op_fns ei_op_fns_einsum = {einsum_prepare, einsum_infer, einsum_run, free,
+                                    .dtypes = "float32 float64 int32 int64"};

@@ -53,4 +53,5 @@ static ei_status expand_run(ei_exec *ex, ei_node *node) {
     return ei_strided_op_run(ex, node, node->state, expand_make_plan);
 }
 
-const ei_op_fns ei_op_fns_expand = {ei_strided_op_prepare, expand_infer, expand_run, free};
+const ei_op_fns ei_op_fns_expand = {ei_strided_op_prepare, expand_infer, expand_run, free,
+                                    .dtypes = "any"};

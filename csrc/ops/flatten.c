@@ -60,4 +60,5 @@ static ei_status flatten_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_flatten = {flatten_prepare, flatten_infer, flatten_run, free};
+const ei_op_fns ei_op_fns_flatten = {flatten_prepare, flatten_infer, flatten_run, free,
+                                     .dtypes = "any"};

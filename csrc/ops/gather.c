@@ -104,4 +104,5 @@ static ei_status gather_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_gather = {gather_prepare, gather_infer, gather_run, free};
+const ei_op_fns ei_op_fns_gather = {gather_prepare, gather_infer, gather_run, free,
+                                    .dtypes = "any"};

@@ -123,4 +123,4 @@ static ei_status gather_elements_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_gather_elements = {gather_elements_prepare, gather_elements_infer,
-                                             gather_elements_run, free};
+                                             gather_elements_run, free, .dtypes = "any"};

@@ -159,4 +159,5 @@ static ei_status gather_nd_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_gather_nd = {gather_nd_prepare, gather_nd_infer, gather_nd_run, free};
+const ei_op_fns ei_op_fns_gather_nd = {gather_nd_prepare, gather_nd_infer, gather_nd_run, free,
+                                       .dtypes = "any"};

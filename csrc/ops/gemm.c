@@ -158,4 +158,4 @@ static ei_status gemm_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_gemm = {gemm_prepare, gemm_infer, gemm_run, free};
+const ei_op_fns ei_op_fns_gemm = {gemm_prepare, gemm_infer, gemm_run, free, .dtypes = "float32"};

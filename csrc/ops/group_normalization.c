@@ -138,4 +138,5 @@ static ei_status gn_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_group_normalization = {gn_prepare, gn_infer, gn_run, free};
+const ei_op_fns ei_op_fns_group_normalization = {gn_prepare, gn_infer, gn_run, free,
+                                                 .dtypes = "float32"};

@@ -73,4 +73,5 @@ static ei_status gru_run(ei_exec *ex, ei_node *node) {
     return ei_rnn_run(ex, node, gru_step, gru_bias);
 }
 
-const ei_op_fns ei_op_fns_gru = {gru_prepare, ei_rnn_infer, gru_run, ei_rnn_destroy};
+const ei_op_fns ei_op_fns_gru = {gru_prepare, ei_rnn_infer, gru_run, ei_rnn_destroy,
+                                 .dtypes = "float32"};

@@ -33,4 +33,5 @@ static ei_status hm_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_hardmax = {ei_softmax_axis_prepare, ei_softmax_axis_infer, hm_run, free};
+const ei_op_fns ei_op_fns_hardmax = {ei_softmax_axis_prepare, ei_softmax_axis_infer, hm_run, free,
+                                     .dtypes = "float32"};

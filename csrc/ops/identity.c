@@ -26,4 +26,5 @@ static ei_status identity_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_identity = {identity_prepare, identity_infer, identity_run, NULL};
+const ei_op_fns ei_op_fns_identity = {identity_prepare, identity_infer, identity_run, NULL,
+                                      .dtypes = "any"};

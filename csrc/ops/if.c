@@ -97,4 +97,4 @@ static ei_status if_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_if = {if_prepare, if_infer, if_run, if_destroy};
+const ei_op_fns ei_op_fns_if = {if_prepare, if_infer, if_run, if_destroy, .dtypes = "bool"};

@@ -105,4 +105,5 @@ static ei_status in_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_instance_normalization = {in_prepare, in_infer, in_run, free};
+const ei_op_fns ei_op_fns_instance_normalization = {in_prepare, in_infer, in_run, free,
+                                                    .dtypes = "float32"};

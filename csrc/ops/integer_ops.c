@@ -121,7 +121,8 @@ static ei_status mmi_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_mat_mul_integer = {mmi_prepare, mmi_infer, mmi_run, free};
+const ei_op_fns ei_op_fns_mat_mul_integer = {mmi_prepare, mmi_infer, mmi_run, free,
+                                             .dtypes = "uint8 int8"};
 
 /* -------------------------------------------------------------- ConvInteger */
 
@@ -187,4 +188,5 @@ static ei_status convi_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_conv_integer = {convi_prepare, convi_infer, convi_run, free};
+const ei_op_fns ei_op_fns_conv_integer = {convi_prepare, convi_infer, convi_run, free,
+                                          .dtypes = "uint8 int8"};

@@ -79,5 +79,7 @@ static ei_status isx_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_is_nan = {is_nan_prepare, isx_infer, isx_run, free};
-const ei_op_fns ei_op_fns_is_inf = {is_inf_prepare, isx_infer, isx_run, free};
+const ei_op_fns ei_op_fns_is_nan = {is_nan_prepare, isx_infer, isx_run, free,
+                                    .dtypes = "float32 float64 float16"};
+const ei_op_fns ei_op_fns_is_inf = {is_inf_prepare, isx_infer, isx_run, free,
+                                    .dtypes = "float32 float64 float16"};

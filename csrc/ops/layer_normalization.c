@@ -201,4 +201,5 @@ static ei_status ln_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_layer_normalization = {ln_prepare, ln_infer, ln_run, free};
+const ei_op_fns ei_op_fns_layer_normalization = {ln_prepare, ln_infer, ln_run, free,
+                                                 .dtypes = "float32"};

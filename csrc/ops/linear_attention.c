@@ -254,4 +254,5 @@ static ei_status la_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_linear_attention = {la_prepare, la_infer, la_run, free};
+const ei_op_fns ei_op_fns_linear_attention = {la_prepare, la_infer, la_run, free,
+                                              .dtypes = "float32"};

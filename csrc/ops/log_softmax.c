@@ -59,4 +59,5 @@ static ei_status lsm_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_log_softmax = {ei_softmax_axis_prepare, ei_softmax_axis_infer, lsm_run, free};
+const ei_op_fns ei_op_fns_log_softmax = {ei_softmax_axis_prepare, ei_softmax_axis_infer, lsm_run,
+                                         free, .dtypes = "float32"};

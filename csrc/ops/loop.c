@@ -267,4 +267,5 @@ static ei_status loop_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_loop = {loop_prepare, loop_infer, loop_run, loop_destroy};
+const ei_op_fns ei_op_fns_loop = {loop_prepare, loop_infer, loop_run, loop_destroy,
+                                  .dtypes = "any"};

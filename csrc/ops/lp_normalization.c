@@ -74,4 +74,5 @@ static ei_status lp_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_lp_normalization = {lp_prepare, lp_infer, lp_run, free};
+const ei_op_fns ei_op_fns_lp_normalization = {lp_prepare, lp_infer, lp_run, free,
+                                              .dtypes = "float32"};

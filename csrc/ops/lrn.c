@@ -90,4 +90,4 @@ static ei_status lrn_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_lrn = {lrn_prepare, lrn_infer, lrn_run, free};
+const ei_op_fns ei_op_fns_lrn = {lrn_prepare, lrn_infer, lrn_run, free, .dtypes = "float32"};

@@ -68,4 +68,5 @@ static ei_status lstm_run(ei_exec *ex, ei_node *node) {
     return ei_rnn_run(ex, node, lstm_step, lstm_bias);
 }
 
-const ei_op_fns ei_op_fns_lstm = {lstm_prepare, ei_rnn_infer, lstm_run, ei_rnn_destroy};
+const ei_op_fns ei_op_fns_lstm = {lstm_prepare, ei_rnn_infer, lstm_run, ei_rnn_destroy,
+                                  .dtypes = "float32"};

@@ -113,4 +113,5 @@ static ei_status mat_mul_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_mat_mul = {mat_mul_prepare, mat_mul_infer, mat_mul_run, free};
+const ei_op_fns ei_op_fns_mat_mul = {mat_mul_prepare, mat_mul_infer, mat_mul_run, free,
+                                     .dtypes = "float32"};

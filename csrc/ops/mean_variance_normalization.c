@@ -157,4 +157,5 @@ static ei_status mvn_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_mean_variance_normalization = {mvn_prepare, mvn_infer, mvn_run, free};
+const ei_op_fns ei_op_fns_mean_variance_normalization = {mvn_prepare, mvn_infer, mvn_run, free,
+                                                         .dtypes = "float32"};

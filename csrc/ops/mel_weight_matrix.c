@@ -140,4 +140,5 @@ static ei_status mel_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_mel_weight_matrix = {mel_prepare, mel_infer, mel_run, free};
+const ei_op_fns ei_op_fns_mel_weight_matrix = {mel_prepare, mel_infer, mel_run, free,
+                                               .dtypes = "int32 int64 float32 float64"};

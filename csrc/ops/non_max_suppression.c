@@ -179,4 +179,5 @@ static ei_status nms_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_non_max_suppression = {nms_prepare, nms_infer, nms_run, free};
+const ei_op_fns ei_op_fns_non_max_suppression = {nms_prepare, nms_infer, nms_run, free,
+                                                 .dtypes = "float32"};

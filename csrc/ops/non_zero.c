@@ -74,4 +74,5 @@ static ei_status non_zero_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_non_zero = {non_zero_prepare, non_zero_infer, non_zero_run, NULL};
+const ei_op_fns ei_op_fns_non_zero = {non_zero_prepare, non_zero_infer, non_zero_run, NULL,
+                                      .dtypes = "any"};

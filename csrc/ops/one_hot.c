@@ -179,4 +179,6 @@ static ei_status one_hot_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_one_hot = {one_hot_prepare, one_hot_infer, one_hot_run, free};
+const ei_op_fns ei_op_fns_one_hot = {one_hot_prepare, one_hot_infer, one_hot_run, free,
+                                     .dtypes = "float32 float64 int8 int16 int32 int64 uint8 "
+                                     "uint16 uint32 uint64"};

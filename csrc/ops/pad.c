@@ -362,4 +362,4 @@ static ei_status pad_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_pad = {pad_prepare, pad_infer, pad_run, free};
+const ei_op_fns ei_op_fns_pad = {pad_prepare, pad_infer, pad_run, free, .dtypes = "any"};

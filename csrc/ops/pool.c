@@ -617,13 +617,15 @@ static ei_status unpool_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_max_pool = {max_pool_prepare, pool_infer, pool_run, pool_destroy};
+const ei_op_fns ei_op_fns_max_pool = {max_pool_prepare, pool_infer, pool_run, pool_destroy,
+                                      .dtypes = "float32"};
 const ei_op_fns ei_op_fns_average_pool = {average_pool_prepare, pool_infer, pool_run,
-                                          pool_destroy};
+                                          pool_destroy, .dtypes = "float32"};
 const ei_op_fns ei_op_fns_global_average_pool = {global_average_pool_prepare, pool_infer,
-                                                 pool_run, pool_destroy};
+                                                 pool_run, pool_destroy, .dtypes = "float32"};
 const ei_op_fns ei_op_fns_global_max_pool = {global_max_pool_prepare, pool_infer, pool_run,
-                                             pool_destroy};
-const ei_op_fns ei_op_fns_lp_pool = {lp_pool_prepare, pool_infer, pool_run, pool_destroy};
+                                             pool_destroy, .dtypes = "float32"};
+const ei_op_fns ei_op_fns_lp_pool = {lp_pool_prepare, pool_infer, pool_run, pool_destroy,
+                                     .dtypes = "float32"};
 const ei_op_fns ei_op_fns_max_unpool = {max_unpool_prepare, unpool_infer, unpool_run,
-                                        pool_destroy};
+                                        pool_destroy, .dtypes = "float32"};

@@ -177,7 +177,8 @@ static ei_status qmm_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_q_linear_mat_mul = {qmm_prepare, qmm_infer, qmm_run, free};
+const ei_op_fns ei_op_fns_q_linear_mat_mul = {qmm_prepare, qmm_infer, qmm_run, free,
+                                              .dtypes = "uint8 int8"};
 
 /* --------------------------------------------------------------- QLinearConv */
 
@@ -283,4 +284,5 @@ static ei_status qconv_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_q_linear_conv = {qconv_prepare, qconv_infer, qconv_run, free};
+const ei_op_fns ei_op_fns_q_linear_conv = {qconv_prepare, qconv_infer, qconv_run, free,
+                                           .dtypes = "uint8 int8"};

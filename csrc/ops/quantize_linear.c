@@ -347,5 +347,9 @@ static ei_status ql_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_quantize_linear = {ql_prepare, ql_infer, ql_run, free};
-const ei_op_fns ei_op_fns_dequantize_linear = {ql_prepare, ql_infer, ql_run, free};
+const ei_op_fns ei_op_fns_quantize_linear = {ql_prepare, ql_infer, ql_run, free,
+                                             .dtypes = "float32"};
+const ei_op_fns ei_op_fns_dequantize_linear = {ql_prepare, ql_infer, ql_run, free,
+                                               .dtypes = "int8 uint8 int16 uint16 int32 "
+                                               "float8e4m3fn float8e4m3fnuz float8e5m2 "
+                                               "float8e5m2fnuz int4 uint4 int2 uint2 float4e2m1"};

@@ -257,4 +257,5 @@ static ei_status range_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_range = {range_prepare, range_infer, range_run, free};
+const ei_op_fns ei_op_fns_range = {range_prepare, range_infer, range_run, free,
+                                   .dtypes = "float32 float64 int16 int32 int64 float16 bfloat16"};

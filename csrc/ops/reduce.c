@@ -667,16 +667,23 @@ static ei_status red_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_reduce_sum = {reduce_sum_prepare, red_infer, red_run, red_destroy};
-const ei_op_fns ei_op_fns_reduce_mean = {reduce_mean_prepare, red_infer, red_run, red_destroy};
-const ei_op_fns ei_op_fns_reduce_max = {reduce_max_prepare, red_infer, red_run, red_destroy};
-const ei_op_fns ei_op_fns_reduce_min = {reduce_min_prepare, red_infer, red_run, red_destroy};
-const ei_op_fns ei_op_fns_reduce_prod = {reduce_prod_prepare, red_infer, red_run, red_destroy};
-const ei_op_fns ei_op_fns_reduce_l1 = {reduce_l1_prepare, red_infer, red_run, red_destroy};
-const ei_op_fns ei_op_fns_reduce_l2 = {reduce_l2_prepare, red_infer, red_run, red_destroy};
+const ei_op_fns ei_op_fns_reduce_sum = {reduce_sum_prepare, red_infer, red_run, red_destroy,
+                                        .dtypes = "float32 float64 int32 int64"};
+const ei_op_fns ei_op_fns_reduce_mean = {reduce_mean_prepare, red_infer, red_run, red_destroy,
+                                         .dtypes = "float32 float64"};
+const ei_op_fns ei_op_fns_reduce_max = {reduce_max_prepare, red_infer, red_run, red_destroy,
+                                        .dtypes = "float32 float64 int32 int64 uint8 bool"};
+const ei_op_fns ei_op_fns_reduce_min = {reduce_min_prepare, red_infer, red_run, red_destroy,
+                                        .dtypes = "float32 float64 int32 int64 uint8 bool"};
+const ei_op_fns ei_op_fns_reduce_prod = {reduce_prod_prepare, red_infer, red_run, red_destroy,
+                                         .dtypes = "float32 float64 int32 int64"};
+const ei_op_fns ei_op_fns_reduce_l1 = {reduce_l1_prepare, red_infer, red_run, red_destroy,
+                                       .dtypes = "float32 float64"};
+const ei_op_fns ei_op_fns_reduce_l2 = {reduce_l2_prepare, red_infer, red_run, red_destroy,
+                                       .dtypes = "float32 float64"};
 const ei_op_fns ei_op_fns_reduce_sum_square = {reduce_sum_square_prepare, red_infer, red_run,
-                                               red_destroy};
+                                               red_destroy, .dtypes = "float32 float64"};
 const ei_op_fns ei_op_fns_reduce_log_sum = {reduce_log_sum_prepare, red_infer, red_run,
-                                            red_destroy};
+                                            red_destroy, .dtypes = "float32 float64"};
 const ei_op_fns ei_op_fns_reduce_log_sum_exp = {reduce_log_sum_exp_prepare, red_infer, red_run,
-                                                red_destroy};
+                                                red_destroy, .dtypes = "float32 float64"};

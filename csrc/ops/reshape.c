@@ -139,4 +139,5 @@ static ei_status reshape_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_reshape = {reshape_prepare, reshape_infer, reshape_run, free};
+const ei_op_fns ei_op_fns_reshape = {reshape_prepare, reshape_infer, reshape_run, free,
+                                     .dtypes = "any"};

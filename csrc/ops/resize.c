@@ -871,4 +871,5 @@ static ei_status resize_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_resize = {resize_prepare, resize_infer, resize_run, ei_resize_state_free};
+const ei_op_fns ei_op_fns_resize = {resize_prepare, resize_infer, resize_run, ei_resize_state_free,
+                                    .dtypes = "any"};

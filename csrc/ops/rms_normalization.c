@@ -173,4 +173,5 @@ static ei_status rms_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_rms_normalization = {rms_prepare, rms_infer, rms_run, free};
+const ei_op_fns ei_op_fns_rms_normalization = {rms_prepare, rms_infer, rms_run, free,
+                                               .dtypes = "float32"};

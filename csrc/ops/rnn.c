@@ -35,4 +35,5 @@ static ei_status rnn_run(ei_exec *ex, ei_node *node) {
     return ei_rnn_run(ex, node, rnn_step, rnn_bias);
 }
 
-const ei_op_fns ei_op_fns_rnn = {rnn_prepare, ei_rnn_infer, rnn_run, ei_rnn_destroy};
+const ei_op_fns ei_op_fns_rnn = {rnn_prepare, ei_rnn_infer, rnn_run, ei_rnn_destroy,
+                                 .dtypes = "float32"};

@@ -230,4 +230,4 @@ static ei_status roi_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_roi_align = {roi_prepare, roi_infer, roi_run, free};
+const ei_op_fns ei_op_fns_roi_align = {roi_prepare, roi_infer, roi_run, free, .dtypes = "float32"};

@@ -216,4 +216,5 @@ static ei_status rope_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_rotary_embedding = {rope_prepare, rope_infer, rope_run, free};
+const ei_op_fns ei_op_fns_rotary_embedding = {rope_prepare, rope_infer, rope_run, free,
+                                              .dtypes = "float32"};

@@ -257,4 +257,5 @@ static ei_status scan_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_scan = {scan_prepare, scan_infer, scan_run, scan_destroy};
+const ei_op_fns ei_op_fns_scan = {scan_prepare, scan_infer, scan_run, scan_destroy,
+                                  .dtypes = "any"};

@@ -111,4 +111,4 @@ static ei_status scatter_elements_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_scatter_elements = {scatter_elements_prepare, scatter_elements_infer,
-                                              scatter_elements_run, free};
+                                              scatter_elements_run, free, .dtypes = "any"};

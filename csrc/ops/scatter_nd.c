@@ -120,4 +120,5 @@ static ei_status scatter_nd_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_scatter_nd = {scatter_nd_prepare, scatter_nd_infer, scatter_nd_run, free};
+const ei_op_fns ei_op_fns_scatter_nd = {scatter_nd_prepare, scatter_nd_infer, scatter_nd_run, free,
+                                        .dtypes = "any"};

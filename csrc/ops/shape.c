@@ -65,4 +65,4 @@ static ei_status shape_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_shape = {shape_prepare, shape_infer, shape_run, free};
+const ei_op_fns ei_op_fns_shape = {shape_prepare, shape_infer, shape_run, free, .dtypes = "any"};

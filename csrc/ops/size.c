@@ -20,4 +20,4 @@ static ei_status size_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_size = {size_prepare, size_infer, size_run, NULL};
+const ei_op_fns ei_op_fns_size = {size_prepare, size_infer, size_run, NULL, .dtypes = "any"};

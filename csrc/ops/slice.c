@@ -228,4 +228,4 @@ static ei_status slice_run(ei_exec *ex, ei_node *node) {
     return ei_strided_op_run(ex, node, &s->plan, slice_plan_state);
 }
 
-const ei_op_fns ei_op_fns_slice = {slice_prepare, slice_infer, slice_run, free};
+const ei_op_fns ei_op_fns_slice = {slice_prepare, slice_infer, slice_run, free, .dtypes = "any"};

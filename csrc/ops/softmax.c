@@ -81,4 +81,5 @@ static ei_status softmax_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_softmax = {ei_softmax_axis_prepare, ei_softmax_axis_infer, softmax_run, free};
+const ei_op_fns ei_op_fns_softmax = {ei_softmax_axis_prepare, ei_softmax_axis_infer, softmax_run,
+                                     free, .dtypes = "float32"};

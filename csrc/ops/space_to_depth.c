@@ -78,4 +78,4 @@ static ei_status space_to_depth_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_space_to_depth = {space_to_depth_prepare, space_to_depth_infer,
-                                            space_to_depth_run, free};
+                                            space_to_depth_run, free, .dtypes = "any"};

@@ -215,4 +215,5 @@ static ei_status split_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_split = {split_prepare, split_infer, split_run, split_destroy};
+const ei_op_fns ei_op_fns_split = {split_prepare, split_infer, split_run, split_destroy,
+                                   .dtypes = "any"};

@@ -81,4 +81,5 @@ static ei_status squeeze_run(ei_exec *ex, ei_node *node) {
     return ei_squeeze_run(ex, node, squeeze_resolve);
 }
 
-const ei_op_fns ei_op_fns_squeeze = {squeeze_prepare, squeeze_infer, squeeze_run, free};
+const ei_op_fns ei_op_fns_squeeze = {squeeze_prepare, squeeze_infer, squeeze_run, free,
+                                     .dtypes = "any"};

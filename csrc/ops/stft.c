@@ -167,4 +167,5 @@ static ei_status stft_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_stft = {stft_prepare, stft_infer, stft_run, stft_destroy};
+const ei_op_fns ei_op_fns_stft = {stft_prepare, stft_infer, stft_run, stft_destroy,
+                                  .dtypes = "float32"};

@@ -52,4 +52,5 @@ static ei_status tile_run(ei_exec *ex, ei_node *node) {
     return ei_strided_op_run(ex, node, node->state, tile_make_plan);
 }
 
-const ei_op_fns ei_op_fns_tile = {ei_strided_op_prepare, tile_infer, tile_run, free};
+const ei_op_fns ei_op_fns_tile = {ei_strided_op_prepare, tile_infer, tile_run, free,
+                                  .dtypes = "any"};

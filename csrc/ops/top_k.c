@@ -225,4 +225,5 @@ static ei_status topk_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_top_k = {topk_prepare, topk_infer, topk_run, free};
+const ei_op_fns ei_op_fns_top_k = {topk_prepare, topk_infer, topk_run, free,
+                                   .dtypes = "float32 float64 int32 int64 uint64"};

@@ -205,4 +205,5 @@ static ei_status transpose_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_transpose = {transpose_prepare, transpose_infer, transpose_run, free};
+const ei_op_fns ei_op_fns_transpose = {transpose_prepare, transpose_infer, transpose_run, free,
+                                       .dtypes = "any"};

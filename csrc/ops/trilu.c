@@ -75,4 +75,4 @@ static ei_status trilu_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_trilu = {trilu_prepare, trilu_infer, trilu_run, free};
+const ei_op_fns ei_op_fns_trilu = {trilu_prepare, trilu_infer, trilu_run, free, .dtypes = "any"};

@@ -227,33 +227,33 @@ static ei_status un_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-#define UN_OP(id, KIND)                                                                            \
+#define UN_OP(id, KIND, DTYPES)                                                                    \
     static ei_status id##_prepare(ei_exec *ex, ei_node *node) {                                    \
         (void)ex;                                                                                  \
         return un_prepare_kind(node, KIND);                                                        \
     }                                                                                              \
-    const ei_op_fns ei_op_fns_##id = {id##_prepare, un_infer, un_run, free};
+    const ei_op_fns ei_op_fns_##id = {id##_prepare, un_infer, un_run, free, .dtypes = DTYPES};
 
-UN_OP(abs, UN_ABS)
-UN_OP(neg, UN_NEG)
-UN_OP(sign, UN_SIGN)
-UN_OP(exp, UN_EXP)
-UN_OP(log, UN_LOG)
-UN_OP(sqrt, UN_SQRT)
-UN_OP(reciprocal, UN_RECIP)
-UN_OP(floor, UN_FLOOR)
-UN_OP(ceil, UN_CEIL)
-UN_OP(round, UN_ROUND)
-UN_OP(erf, UN_ERF)
-UN_OP(sin, UN_SIN)
-UN_OP(cos, UN_COS)
-UN_OP(tan, UN_TAN)
-UN_OP(asin, UN_ASIN)
-UN_OP(acos, UN_ACOS)
-UN_OP(atan, UN_ATAN)
-UN_OP(sinh, UN_SINH)
-UN_OP(cosh, UN_COSH)
-UN_OP(asinh, UN_ASINH)
-UN_OP(acosh, UN_ACOSH)
-UN_OP(atanh, UN_ATANH)
-UN_OP(not, UN_NOT)
+UN_OP(abs, UN_ABS, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+UN_OP(neg, UN_NEG, "float32 float64 int8 int16 int32 int64")
+UN_OP(sign, UN_SIGN, "float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+UN_OP(exp, UN_EXP, "float32 float64")
+UN_OP(log, UN_LOG, "float32 float64")
+UN_OP(sqrt, UN_SQRT, "float32 float64")
+UN_OP(reciprocal, UN_RECIP, "float32 float64")
+UN_OP(floor, UN_FLOOR, "float32 float64")
+UN_OP(ceil, UN_CEIL, "float32 float64")
+UN_OP(round, UN_ROUND, "float32 float64")
+UN_OP(erf, UN_ERF, "float32 float64")
+UN_OP(sin, UN_SIN, "float32 float64")
+UN_OP(cos, UN_COS, "float32 float64")
+UN_OP(tan, UN_TAN, "float32 float64")
+UN_OP(asin, UN_ASIN, "float32 float64")
+UN_OP(acos, UN_ACOS, "float32 float64")
+UN_OP(atan, UN_ATAN, "float32 float64")
+UN_OP(sinh, UN_SINH, "float32 float64")
+UN_OP(cosh, UN_COSH, "float32 float64")
+UN_OP(asinh, UN_ASINH, "float32 float64")
+UN_OP(acosh, UN_ACOSH, "float32 float64")
+UN_OP(atanh, UN_ATANH, "float32 float64")
+UN_OP(not, UN_NOT, "bool")

@@ -79,4 +79,5 @@ static ei_status unsqueeze_run(ei_exec *ex, ei_node *node) {
     return ei_squeeze_run(ex, node, unsqueeze_resolve);
 }
 
-const ei_op_fns ei_op_fns_unsqueeze = {unsqueeze_prepare, unsqueeze_infer, unsqueeze_run, free};
+const ei_op_fns ei_op_fns_unsqueeze = {unsqueeze_prepare, unsqueeze_infer, unsqueeze_run, free,
+                                       .dtypes = "any"};

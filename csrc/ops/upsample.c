@@ -80,4 +80,4 @@ static ei_status upsample_run(ei_exec *ex, ei_node *node) {
 }
 
 const ei_op_fns ei_op_fns_upsample = {upsample_prepare, upsample_infer, upsample_run,
-                                      ei_resize_state_free};
+                                      ei_resize_state_free, .dtypes = "any"};

@@ -220,14 +220,14 @@ static ei_status var_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-#define VAR_OP(id, KIND)                                                                           \
+#define VAR_OP(id, KIND, DTYPES)                                                                   \
     static ei_status id##_prepare(ei_exec *ex, ei_node *node) {                                    \
         (void)ex;                                                                                  \
         return var_prepare_kind(node, KIND);                                                       \
     }                                                                                              \
-    const ei_op_fns ei_op_fns_##id = {id##_prepare, var_infer, var_run, var_free};
+    const ei_op_fns ei_op_fns_##id = {id##_prepare, var_infer, var_run, var_free, .dtypes = DTYPES};
 
-VAR_OP(min, VAR_MIN)
-VAR_OP(max, VAR_MAX)
-VAR_OP(mean, VAR_MEAN)
-VAR_OP(sum, VAR_SUM)
+VAR_OP(min, VAR_MIN, "float32 float64 float16 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+VAR_OP(max, VAR_MAX, "float32 float64 float16 int8 int16 int32 int64 uint8 uint16 uint32 uint64")
+VAR_OP(mean, VAR_MEAN, "float32 float64")
+VAR_OP(sum, VAR_SUM, "float32 float64")

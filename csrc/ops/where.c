@@ -105,4 +105,4 @@ static ei_status where_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_where = {where_prepare, where_infer, where_run, free};
+const ei_op_fns ei_op_fns_where = {where_prepare, where_infer, where_run, free, .dtypes = "any"};

@@ -99,6 +99,9 @@ static ei_status win_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_hann_window = {win_prepare, win_infer, win_run, free};
-const ei_op_fns ei_op_fns_hamming_window = {win_prepare, win_infer, win_run, free};
-const ei_op_fns ei_op_fns_blackman_window = {win_prepare, win_infer, win_run, free};
+const ei_op_fns ei_op_fns_hann_window = {win_prepare, win_infer, win_run, free,
+                                         .dtypes = "int32 int64"};
+const ei_op_fns ei_op_fns_hamming_window = {win_prepare, win_infer, win_run, free,
+                                            .dtypes = "int32 int64"};
+const ei_op_fns ei_op_fns_blackman_window = {win_prepare, win_infer, win_run, free,
+                                             .dtypes = "int32 int64"};
