@@ -194,8 +194,11 @@ static ei_status att_infer(ei_exec *ex, ei_node *node) {
                                  s->batch, s->hkv, s->d, s->batch, s->hkv, s->dv);
         s->past = (size_t)pk->dims[2];
     }
-    if (!ei_size_add(s->past, s->skv, &s->total) || s->total > ((size_t)1 << 40))
-        return ei_node_error(node, EI_STATUS_INVALID_MODEL, "total sequence length overflows");
+    bool too_long = !ei_size_add(s->past, s->skv, &s->total);
+#if SIZE_MAX > (1ull << 40) /* 32-bit targets: size_t cannot exceed it anyway */
+    too_long = too_long || s->total > ((size_t)1 << 40);
+#endif
+    if (too_long) return ei_node_error(node, EI_STATUS_INVALID_MODEL, "total sequence length overflows");
     s->scale = s->has_scale ? s->scale_attr : 1.0f / sqrtf((float)s->d);
 
     bool four = q->rank == 4;
