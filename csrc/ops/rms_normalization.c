@@ -9,6 +9,7 @@
 
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/norm_util.h"
 
 typedef struct rms_state {
     int64_t axis;
@@ -21,41 +22,15 @@ typedef struct rms_state {
 static ei_status rms_prepare(ei_exec *ex, ei_node *node) {
     (void)ex;
     ei_status st = EI_STATUS_OK;
-    int64_t stash;
     rms_state *s = calloc(1, sizeof *s);
     if (!s) return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
     EI_TRY(ei_elem_check_io(node, 2, 2, 1));
-    EI_TRY(ei_node_attr_int(node, "axis", -1, &s->axis));
-    EI_TRY(ei_node_attr_float(node, "epsilon", 1e-5f, &s->epsilon));
-    EI_TRY(ei_node_attr_int(node, "stash_type", 1, &stash));
-    if (stash != 1) {
-        st = ei_node_error(node, EI_STATUS_UNSUPPORTED,
-                           "attribute 'stash_type' = %lld; only 1 (float32) is supported",
-                           (long long)stash);
-        goto cleanup;
-    }
+    EI_TRY(ei_norm_parse_axis_attrs(node, &s->axis, &s->epsilon));
     node->state = s;
     s = NULL;
 cleanup:
     free(s);
     return st;
-}
-
-/* Whether p unidirectionally broadcasts to dims[0..n); *full when it equals it after
- * dropping leading 1s (then its data can be used as is). */
-static bool rms_bcast_ok(const ei_value *p, int n, const int64_t *dims, bool *full) {
-    for (int i = 0; i < p->rank - n; i++)
-        if (p->dims[i] != 1) return false;
-    *full = true;
-    int pr = p->rank < n ? p->rank : n;
-    for (int i = 0; i < pr; i++) {
-        int64_t pd = p->dims[p->rank - 1 - i], d = dims[n - 1 - i];
-        if (pd != d && pd != 1) return false;
-        if (pd != d) *full = false;
-    }
-    for (int i = pr; i < n; i++)
-        if (dims[n - 1 - i] != 1) *full = false;
-    return true;
 }
 
 static ei_status rms_infer(ei_exec *ex, ei_node *node) {
@@ -75,7 +50,7 @@ static ei_status rms_infer(ei_exec *ex, ei_node *node) {
                              "attribute 'axis' = %lld is out of range for input '%s' of rank %d",
                              (long long)s->axis, x->name, x->rank);
     int axis = s->axis_norm;
-    if (!rms_bcast_ok(sc, x->rank - axis, x->dims + axis, &s->scale_full))
+    if (!ei_norm_bcast_ok(sc, x->rank - axis, x->dims + axis, &s->scale_full))
         return ei_node_error(node, EI_STATUS_INVALID_MODEL,
                              "input '%s' (scale) of shape %s does not broadcast to the "
                              "normalized shape %s",
