@@ -45,6 +45,34 @@ void ei_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
               const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
               size_t ldc);
 
+/* ------------------------------------------------- fused activations */
+
+/* An activation applied in place after a producer (Conv, Gemm, MatMul) wrote its output,
+ * so the values are still in cache: the epilogue of fused nodes. Parameters:
+ *   CLIP: alpha = min, beta = max;   LEAKY_RELU: alpha;   HARD_SIGMOID: y = clamp(alpha*x +
+ *   beta, 0, 1);   HARD_SWISH: x * hard_sigmoid(x) with alpha = 1/6, beta = 0.5 (ONNX);
+ *   SILU: x * sigmoid(x);   GELU: exact (erf) form, alpha unused. */
+typedef enum ei_act_kind {
+    EI_ACT_KIND_NONE = 0,
+    EI_ACT_KIND_RELU,
+    EI_ACT_KIND_CLIP,
+    EI_ACT_KIND_SIGMOID,
+    EI_ACT_KIND_TANH,
+    EI_ACT_KIND_LEAKY_RELU,
+    EI_ACT_KIND_HARD_SIGMOID,
+    EI_ACT_KIND_HARD_SWISH,
+    EI_ACT_KIND_SILU,
+    EI_ACT_KIND_GELU
+} ei_act_kind;
+
+typedef struct ei_act {
+    ei_act_kind kind;
+    float alpha, beta;
+} ei_act;
+
+/* x[0..n) = act(x), through the dispatched kernel table. NONE does nothing. */
+void ei_f32_act_apply(const ei_act *act, size_t n, float *x);
+
 /* ------------------------------------------------------------ thread pool */
 
 typedef struct ei_threadpool ei_threadpool;
