@@ -24,7 +24,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-COMMON_ARGS = ["-std=c11", "-O2", "-fno-math-errno", "-Wall", "-Wextra"]
+COMMON_ARGS = ["-std=c11", "-O3", "-fno-math-errno", "-Wall", "-Wextra"]
 if os.environ.get("EDGEINFER_WERROR", "") not in ("", "0"):
     COMMON_ARGS.append("-Werror")
 
