@@ -31,8 +31,8 @@ static const char usage_text[] =
     "                                             run once; writes OUTDIR/<output>.npy\n"
     "                                             (prints a summary when -o is left out)\n"
     "  bench model.onnx [-i NAME=FILE.npy]... [--shape NAME=DIMS]... [--runs N] [--warmup N]\n"
-    "                                             creation time and latency (ms); inputs\n"
-    "                                             not given are random\n"
+    "        [--profile [--top N]]                creation time (and its phases) and latency\n"
+    "                                             (ms); inputs not given are random\n"
     "\n"
     "options:\n"
     "  -i, --input NAME=FILE.npy   bind an input (FILE.npy alone binds the next input by "
@@ -41,6 +41,9 @@ static const char usage_text[] =
     "  --shape NAME=DIMS           shape for an input with dynamic dims, e.g. x=1x3x224x224\n"
     "  --threads N                 threads per run, the caller's included (0 = one per core)\n"
     "  --runs N, --warmup N        bench iterations (default 20 and 3)\n"
+    "  --profile                   bench: time every node during the timed runs and print\n"
+    "                              the top nodes and a per-op-type table\n"
+    "  --top N                     bench --profile: nodes listed (default 20, 0 = all)\n"
     "  --version, --help\n"
     "\n"
     "environment: EI_ISA=ref|avx2|avx512|neon caps the SIMD level.\n"
@@ -56,6 +59,8 @@ typedef struct cli_args {
     const char *outdir;
     long threads;
     long runs, warmup;
+    bool profile;
+    long top;
 } cli_args;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -124,12 +129,17 @@ static int parse_args(int argc, char **argv, cli_args *a) {
     a->threads = -1;
     a->runs = 20;
     a->warmup = 3;
+    a->top = 20;
     a->cmd = argv[1];
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         const char *val = NULL;
         const char *name = arg;
         char buf[32];
+        if (!strcmp(arg, "--profile")) { /* the one flag without a value */
+            a->profile = true;
+            continue;
+        }
         if (arg[0] == '-' && arg[1] != '\0') {
             /* --name=value or --name value / -x value */
             const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
@@ -144,7 +154,9 @@ static int parse_args(int argc, char **argv, cli_args *a) {
                 if (i + 1 >= argc) return usage_error("option '%s' needs a value", arg);
                 val = argv[++i];
             }
-            if (!strcmp(name, "-i") || !strcmp(name, "--input")) {
+            if (!strcmp(name, "--profile")) {
+                return usage_error("--profile takes no value");
+            } else if (!strcmp(name, "-i") || !strcmp(name, "--input")) {
                 if (a->n_inputs >= MAX_ARGS) return usage_error("too many inputs");
                 a->inputs[a->n_inputs++] = val;
             } else if (!strcmp(name, "-o") || !strcmp(name, "--output-dir")) {
@@ -161,6 +173,9 @@ static int parse_args(int argc, char **argv, cli_args *a) {
             } else if (!strcmp(name, "--warmup")) {
                 if (!parse_long(val, 0, 1000000, &a->warmup))
                     return usage_error("--warmup expects a non-negative integer, got '%s'", val);
+            } else if (!strcmp(name, "--top")) {
+                if (!parse_long(val, 0, 1000000, &a->top))
+                    return usage_error("--top expects a non-negative integer, got '%s'", val);
             } else {
                 return usage_error("unknown option '%s'", name);
             }
@@ -171,6 +186,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         }
     }
     if (!a->model) return usage_error("%s: missing the model file", a->cmd);
+    if (a->profile && strcmp(a->cmd, "bench") != 0)
+        return usage_error("--profile is an option of bench");
     return 0;
 }
 
@@ -745,6 +762,127 @@ static int cmp_double(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
+/* "create phases ms: read 0.012  parse 0.345 ..." (plan: the first reshape). */
+static int print_creation_stats(const ei_session *s) {
+    ei_creation_stats cs;
+    ei_status st = ei_session_creation_stats(s, &cs);
+    if (st != EI_STATUS_OK) return engine_fail("creation stats", st);
+    printf("create phases ms: read %.3f  parse %.3f  threads %.3f  prepare %.3f  optimize %.3f  "
+           "plan %.3f\n",
+           (double)cs.read_ns / 1e6, (double)cs.parse_ns / 1e6, (double)cs.threads_ns / 1e6,
+           (double)cs.prepare_ns / 1e6, (double)cs.optimize_ns / 1e6, (double)cs.plan_ns / 1e6);
+    return 0;
+}
+
+typedef struct prof_row {
+    ei_profile_entry e;
+    char label[72]; /* "loop/body_add" for nodes of subgraphs */
+} prof_row;
+
+typedef struct op_row {
+    const char *op_type;
+    const char *domain;
+    uint64_t ns;
+    size_t nodes;
+} op_row;
+
+/* Appends str to buf (holding *len chars), cutting it to fit; buf stays NUL-terminated. */
+static void append_cut(char *buf, size_t size, size_t *len, const char *str) {
+    size_t n = strlen(str);
+    if (n > size - 1 - *len) n = size - 1 - *len;
+    memcpy(buf + *len, str, n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
+static int cmp_prof_row(const void *x, const void *y) {
+    const prof_row *a = x, *b = y;
+    return (a->e.self_ns < b->e.self_ns) - (a->e.self_ns > b->e.self_ns); /* descending */
+}
+
+static int cmp_op_row(const void *x, const void *y) {
+    const op_row *a = x, *b = y;
+    return (a->ns < b->ns) - (a->ns > b->ns);
+}
+
+/* Per-node table (top N by self time, mean ms per run, share of all nodes' time) and a
+ * per-op-type table. Self time: a control-flow node's excludes its subgraph's nodes, which
+ * are listed (and counted) themselves, so shares add up to 100%. */
+static int print_profile(const ei_session *s, long top) {
+    size_t n = ei_session_profile_count(s);
+    uint64_t runs = 0, run_ns = 0, sum = 0;
+    char shape[96];
+    ei_status st = ei_session_profile_runs(s, &runs, &run_ns);
+    if (st != EI_STATUS_OK) return engine_fail("profile", st);
+    if (n == 0 || runs == 0) {
+        printf("profile: no node ran while profiling\n");
+        return 0;
+    }
+    prof_row *rows = calloc(n, sizeof *rows);
+    op_row *ops = calloc(n, sizeof *ops);
+    if (!rows || !ops) {
+        free(rows);
+        free(ops);
+        return fail("out of memory");
+    }
+    size_t n_ops = 0;
+    for (size_t i = 0; i < n; i++) {
+        st = ei_session_profile_entry(s, i, &rows[i].e);
+        if (st != EI_STATUS_OK) {
+            free(rows);
+            free(ops);
+            return engine_fail("profile entry", st);
+        }
+        const ei_profile_entry *e = &rows[i].e;
+        /* The label: the parent's label (computed already: parents come first) + name. */
+        size_t len = 0;
+        if (e->parent >= 0 && (size_t)e->parent < i) {
+            append_cut(rows[i].label, sizeof rows[i].label, &len, rows[e->parent].label);
+            append_cut(rows[i].label, sizeof rows[i].label, &len, "/");
+        }
+        append_cut(rows[i].label, sizeof rows[i].label, &len, e->name);
+        sum += e->self_ns;
+        size_t k = 0;
+        while (k < n_ops && (strcmp(ops[k].op_type, e->op_type) || strcmp(ops[k].domain, e->domain))) k++;
+        if (k == n_ops) {
+            ops[n_ops].op_type = e->op_type;
+            ops[n_ops].domain = e->domain;
+            n_ops++;
+        }
+        ops[k].ns += e->self_ns;
+        ops[k].nodes++;
+    }
+    qsort(rows, n, sizeof *rows, cmp_prof_row);
+    qsort(ops, n_ops, sizeof *ops, cmp_op_row);
+    double per_run = 1e6 * (double)runs, total = sum ? (double)sum : 1.0;
+    size_t shown = top > 0 && (size_t)top < n ? (size_t)top : n;
+    printf("\nprofile: %llu runs, %zu nodes; per run: %.4f ms in nodes, %.4f ms in the engine\n",
+           (unsigned long long)runs, n, (double)sum / per_run, (double)run_ns / per_run);
+    printf("top %zu nodes by time (ms: mean per run; a control-flow node's excludes its subgraph):\n", shown);
+    printf("  %4s  %-32s %-20s %-20s %10s %7s %7s\n", "rank", "node", "op", "output", "ms", "share",
+           "calls");
+    for (size_t i = 0; i < shown; i++) {
+        const ei_profile_entry *e = &rows[i].e;
+        if (e->rank >= 0) format_dims(e->rank, e->dims, shape, sizeof shape);
+        else snprintf(shape, sizeof shape, "?");
+        printf("  %4zu  %-32.32s %-20.20s %-20.20s %10.4f %6.1f%% %7.4g\n", i + 1, rows[i].label, e->op_type,
+               shape, (double)e->self_ns / per_run, 100.0 * (double)e->self_ns / total,
+               (double)e->count / (double)runs);
+    }
+    printf("by op type:\n");
+    printf("  %-28s %6s %10s %7s\n", "op", "nodes", "ms", "share");
+    for (size_t k = 0; k < n_ops; k++) {
+        char op[96];
+        if (ops[k].domain[0]) snprintf(op, sizeof op, "%s (%s)", ops[k].op_type, ops[k].domain);
+        else snprintf(op, sizeof op, "%s", ops[k].op_type);
+        printf("  %-28.28s %6zu %10.4f %6.1f%%\n", op, ops[k].nodes, (double)ops[k].ns / per_run,
+               100.0 * (double)ops[k].ns / total);
+    }
+    free(rows);
+    free(ops);
+    return 0;
+}
+
 static int cmd_bench(const cli_args *a) {
     ei_session *s = NULL;
     bound_inputs b;
@@ -792,9 +930,18 @@ static int cmd_bench(const cli_args *a) {
                b.from_file[i] ? "file" : "random");
     }
     printf("create: %.3f ms\n", create_ms);
+    rc = print_creation_stats(s);
+    if (rc) goto cleanup;
     printf("arena: %zu bytes\n", ei_session_arena_bytes(s));
 
     for (long r = 0; r < a->warmup + a->runs; r++) {
+        if (a->profile && r == a->warmup) { /* the timed runs only */
+            st = ei_session_set_profiling(s, 1);
+            if (st != EI_STATUS_OK) {
+                rc = engine_fail("profiling", st);
+                goto cleanup;
+            }
+        }
         double t0 = now_ms();
         rebind_outputs(outs, owned, n_out);
         st = ei_session_run(s, b.tensors, b.n, outs, n_out);
@@ -813,9 +960,10 @@ static int cmd_bench(const cli_args *a) {
     double median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
     size_t p90 = (size_t)ceil(0.9 * (double)n);
     p90 = p90 ? p90 - 1 : 0;
-    printf("runs: %zu (warmup %ld)\n", n, a->warmup);
+    printf("runs: %zu (warmup %ld)%s\n", n, a->warmup, a->profile ? ", profiling on" : "");
     printf("latency ms: min %.4f  median %.4f  p90 %.4f  mean %.4f\n", times[0], median, times[p90],
            sum / (double)n);
+    if (a->profile) rc = print_profile(s, a->top);
 cleanup:
     free(times);
     free_outputs(outs, owned, n_out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/executor.h"
@@ -96,7 +97,36 @@ struct ei_executor {
     /* Per node: scratch of dynamic nodes, sized when they run. */
     void **dyn_scratch;
     size_t *dyn_scratch_cap;
+
+    /* Profiling (see executor.h). Per node, sized at creation: summed ns and run count. */
+    bool top; /* the session's graph (no parent) */
+    bool profiling; /* top level only: subgraphs follow the profiled run they are part of */
+    uint64_t *prof_ns, *prof_count;
+    uint64_t prof_runs, prof_run_ns; /* top level: profiled runs and their wall time */
+    /* The top level's list of executors with records: itself first, then each subgraph
+     * executor in the order it first ran profiled (intrusive: linking allocates nothing). */
+    ei_executor *prof_next, *prof_tail;
+    ei_executor *prof_root;          /* subgraphs: the list this executor is on (NULL: none yet) */
+    const ei_executor *prof_parent;  /* subgraphs: executor and node whose run runs this one */
+    int prof_parent_node;
+
+    uint64_t create_prepare_ns, create_optimize_ns;
 };
+
+/* The profiled run in progress on this thread: the top-level executor and the node that
+ * is running, so that a subgraph executor knows it must record and under which node. */
+typedef struct ei_prof_scope {
+    ei_executor *root;
+    const ei_executor *exec;
+    int node;
+} ei_prof_scope;
+static _Thread_local ei_prof_scope *ei_prof_current;
+
+uint64_t ei_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -294,19 +324,24 @@ ei_status ei_executor_create(ei_graph *g, const ei_executor_config *cfg, ei_exec
     if (!e) return ei_error(EI_STATUS_OUT_OF_MEMORY, "out of memory creating an executor");
     e->g = g;
     e->outputs_external = cfg->outputs_external;
+    e->top = cfg->parent == NULL;
     e->ex.graph = g;
     e->ex.pool = cfg->pool;
     e->ex.num_threads = cfg->num_threads > 0 ? cfg->num_threads : 1;
     e->ex.alloc_output = ei_alloc_output_known;
     e->ex.owner = e;
 
+    uint64_t t0 = ei_now_ns();
     EI_TRY(ei_executor_resolve_ops(g));
     EI_TRY(ei_executor_bind_outer(e, cfg->parent));
     for (int i = 0; i < g->n_nodes; i++) {
         ei_node *n = &g->nodes[i];
         if (n->op->fns->prepare) EI_TRY(n->op->fns->prepare(&e->ex, n));
     }
+    uint64_t t1 = ei_now_ns();
     EI_TRY(ei_optimize(&e->ex, cfg->optimization_level));
+    e->create_prepare_ns = t1 - t0;
+    e->create_optimize_ns = ei_now_ns() - t1;
 
     nn = (size_t)g->n_nodes + 1;
     e->seg_start = calloc(nn, sizeof *e->seg_start);
@@ -322,7 +357,10 @@ ei_status ei_executor_create(ei_graph *g, const ei_executor_config *cfg, ei_exec
     e->ext_bytes = calloc(nv, sizeof *e->ext_bytes);
     e->dyn_scratch = calloc(nn, sizeof *e->dyn_scratch);
     e->dyn_scratch_cap = calloc(nn, sizeof *e->dyn_scratch_cap);
-    if (!e->dyn_scratch || !e->dyn_scratch_cap ||!e->seg_start || !e->seg_end || !e->sig || !e->n_sig || !e->arena || !e->arena_cap ||
+    e->prof_ns = calloc(nn, sizeof *e->prof_ns);
+    e->prof_count = calloc(nn, sizeof *e->prof_count);
+    e->prof_tail = e;
+    if (!e->prof_ns || !e->prof_count || !e->dyn_scratch || !e->dyn_scratch_cap ||!e->seg_start || !e->seg_end || !e->sig || !e->n_sig || !e->arena || !e->arena_cap ||
         !e->arena_bytes || !e->own || !e->own_cap || !e->ext || !e->ext_bytes) {
         st = ei_error(EI_STATUS_OUT_OF_MEMORY, "out of memory creating an executor");
         goto cleanup;
@@ -355,6 +393,8 @@ void ei_executor_free(ei_executor *e) {
         for (int i = 0; i <= g->n_nodes; i++) ei_aligned_free(e->dyn_scratch[i]);
     free(e->dyn_scratch);
     free(e->dyn_scratch_cap);
+    free(e->prof_ns);
+    free(e->prof_count);
     free(e->seg_start);
     free(e->seg_end);
     free(e->sig);
@@ -704,11 +744,16 @@ static ei_status ei_executor_prepare_dynamic(ei_executor *e, int i) {
     return EI_STATUS_OK;
 }
 
-ei_status ei_executor_run(ei_executor *e) {
+/* The node loop of a run; prof: record each node's time (scope->node tells subgraph
+ * executors which node runs them). One clock read per node: a node's time runs from the
+ * previous node's end (so the skip over folded nodes is charged to the next node, a few
+ * ns) to its own end; re-planning a segment is charged to no node. */
+static ei_status ei_executor_run_nodes(ei_executor *e, bool prof, ei_prof_scope *scope) {
     ei_graph *g = e->g;
     int seg = 0;
 
     EI_CHECK(ei_executor_plan(e));
+    uint64_t t0 = prof ? ei_now_ns() : 0;
     for (int i = 0; i < g->n_nodes; i++) {
         ei_node *n = &g->nodes[i];
         if (i > e->seg_end[seg]) {
@@ -723,9 +768,11 @@ ei_status ei_executor_run(ei_executor *e) {
                     e->planned = false;
                     return st;
                 }
+                if (prof) t0 = ei_now_ns();
             }
         }
         if (n->folded) continue;
+        if (prof) scope->node = i;
         e->ex.alloc_output = ei_alloc_output_run;
         if (n->dynamic) {
             EI_CHECK(ei_executor_prepare_dynamic(e, i));
@@ -733,6 +780,121 @@ ei_status ei_executor_run(ei_executor *e) {
             EI_CHECK(ei_executor_bind_node_outputs(e, n));
         }
         EI_CHECK(n->op->fns->run(&e->ex, n));
+        if (prof) {
+            uint64_t t1 = ei_now_ns();
+            e->prof_ns[i] += t1 - t0;
+            e->prof_count[i]++;
+            t0 = t1;
+        }
     }
     return EI_STATUS_OK;
+}
+
+ei_status ei_executor_run(ei_executor *e) {
+    /* Not profiling: the top level reads one flag; a subgraph, the thread-local scope. */
+    if (e->top ? !e->profiling : !ei_prof_current) return ei_executor_run_nodes(e, false, NULL);
+    ei_prof_scope *outer = e->top ? NULL : ei_prof_current;
+
+    /* Profiled: a top-level run opens the scope; a subgraph run inside one joins its
+     * top level's list on its first profiled run and records under the running node. */
+    ei_prof_scope scope = {.root = outer ? outer->root : e, .exec = e, .node = -1};
+    if (outer && !e->prof_root) {
+        e->prof_root = outer->root;
+        e->prof_parent = outer->exec;
+        e->prof_parent_node = outer->node;
+        outer->root->prof_tail->prof_next = e;
+        outer->root->prof_tail = e;
+    }
+    uint64_t t0 = ei_now_ns();
+    ei_prof_current = &scope;
+    ei_status st = ei_executor_run_nodes(e, true, &scope);
+    ei_prof_current = outer;
+    if (!outer && st == EI_STATUS_OK) {
+        e->prof_runs++;
+        e->prof_run_ns += ei_now_ns() - t0;
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------- profiling */
+
+void ei_executor_creation_times(const ei_executor *e, uint64_t *prepare_ns, uint64_t *optimize_ns) {
+    *prepare_ns = e ? e->create_prepare_ns : 0;
+    *optimize_ns = e ? e->create_optimize_ns : 0;
+}
+
+void ei_executor_set_profiling(ei_executor *e, bool on) { e->profiling = on; }
+
+/* The executor and node of record i (executors on e's list, nodes with count > 0). */
+static bool ei_prof_locate(const ei_executor *e, size_t i, const ei_executor **xo, int *node) {
+    for (const ei_executor *x = e; x; x = x->prof_next)
+        for (int k = 0; k < x->g->n_nodes; k++) {
+            if (!x->prof_count[k]) continue;
+            if (i-- == 0) {
+                *xo = x;
+                *node = k;
+                return true;
+            }
+        }
+    return false;
+}
+
+size_t ei_executor_profile_count(const ei_executor *e) {
+    size_t n = 0;
+    for (const ei_executor *x = e; x; x = x->prof_next)
+        for (int k = 0; k < x->g->n_nodes; k++) n += x->prof_count[k] != 0;
+    return n;
+}
+
+bool ei_executor_profile_entry(const ei_executor *e, size_t i, ei_profile_entry *out) {
+    const ei_executor *x = NULL;
+    int k = 0;
+    if (!ei_prof_locate(e, i, &x, &k)) return false;
+    const ei_node *n = &x->g->nodes[k];
+    memset(out, 0, sizeof *out);
+    out->name = n->name;
+    out->op_type = n->op_type;
+    out->domain = n->domain;
+    out->count = x->prof_count[k];
+    out->total_ns = x->prof_ns[k];
+    out->parent = -1;
+    out->rank = -1;
+    for (const ei_executor *p = x; p->prof_parent; p = p->prof_parent) out->depth++;
+    /* Parent: the record of (prof_parent, prof_parent_node); it precedes this one. */
+    if (x->prof_parent) {
+        size_t idx = 0;
+        for (const ei_executor *y = e; y; y = y->prof_next)
+            for (int j = 0; j < y->g->n_nodes; j++) {
+                if (!y->prof_count[j]) continue;
+                if (y == x->prof_parent && j == x->prof_parent_node) out->parent = (int)idx;
+                idx++;
+            }
+    }
+    /* Self time: less the direct children (nodes of the subgraph executors it runs). */
+    uint64_t children = 0;
+    for (const ei_executor *y = e; y; y = y->prof_next) {
+        if (y->prof_parent != x || y->prof_parent_node != k) continue;
+        for (int j = 0; j < y->g->n_nodes; j++) children += y->prof_ns[j];
+    }
+    out->self_ns = out->total_ns > children ? out->total_ns - children : 0;
+    for (int q = 0; q < n->n_outputs; q++) {
+        if (n->outputs[q] < 0) continue;
+        const ei_value *v = x->g->values[n->outputs[q]];
+        out->dtype = v->dtype;
+        out->rank = v->rank;
+        if (v->rank > 0) memcpy(out->dims, v->dims, sizeof out->dims);
+        break;
+    }
+    return true;
+}
+
+void ei_executor_profile_runs(const ei_executor *e, uint64_t *runs, uint64_t *total_ns) {
+    if (runs) *runs = e->prof_runs;
+    if (total_ns) *total_ns = e->prof_run_ns;
+}
+
+void ei_executor_profile_reset(ei_executor *e) {
+    for (ei_executor *x = e; x; x = x->prof_next)
+        for (int k = 0; k < x->g->n_nodes; k++) x->prof_ns[k] = x->prof_count[k] = 0;
+    e->prof_runs = e->prof_run_ns = 0;
 }

@@ -51,4 +51,28 @@ void ei_executor_bind_output(ei_executor *e, int k, void *data, size_t nbytes);
  * plan or run). */
 ei_status ei_executor_run(ei_executor *e);
 
+/* Monotonic clock, in nanoseconds (profiling and creation timings). */
+uint64_t ei_now_ns(void);
+
+/* Time ei_executor_create spent resolving ops + preparing nodes (subgraph executors
+ * created by If/Loop/Scan prepare included) and running the graph passes. */
+void ei_executor_creation_times(const ei_executor *e, uint64_t *prepare_ns, uint64_t *optimize_ns);
+
+/* Per-node profiling, driven from the top-level executor (the one created without a
+ * parent). While on, each run adds every executed node's wall time (from the previous
+ * node's end to its own: output binding, dynamic re-infer and the op's run) to a per-node
+ * record sized at creation; subgraph executors run inside a profiled run record their
+ * nodes too and link themselves (no allocation) into the top-level executor's list on
+ * their first profiled run. Off: one predictable branch per node. */
+void ei_executor_set_profiling(ei_executor *e, bool on);
+/* Records with count > 0: the top-level graph's nodes in order, then each subgraph
+ * executor's (in the order they first ran), so a parent precedes its body's nodes. */
+size_t ei_executor_profile_count(const ei_executor *e);
+/* false when i is out of range. */
+bool ei_executor_profile_entry(const ei_executor *e, size_t i, ei_profile_entry *out);
+/* Profiled runs of the top-level graph and their summed wall time. */
+void ei_executor_profile_runs(const ei_executor *e, uint64_t *runs, uint64_t *total_ns);
+/* Zeroes every record (subgraphs' included) and the run counter. */
+void ei_executor_profile_reset(ei_executor *e);
+
 #endif /* EI_EXECUTOR_H */

@@ -1,8 +1,9 @@
 /*
- * session.c - the public session API: create (parse, resolve ops, prepare, optimize),
- * reshape (infer shapes, precompute shape arithmetic, plan the arena) and run (bind
- * caller buffers, call each node's run). Parsing is onnx/'s, passes are opt/'s, op
- * semantics are ops/', and buffer placement is planner.c's.
+ * session.c - the public session API: create (parse, resolve ops, prepare, optimize; each
+ * phase timed), reshape (infer shapes, precompute shape arithmetic, plan the arena), run
+ * (bind caller buffers, call each node's run) and the profiling queries. Parsing is onnx/'s,
+ * passes are opt/'s, op semantics are ops/', buffer placement is planner.c's, and the
+ * per-node records are executor.c's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@ struct ei_session {
     int num_threads;
     pthread_mutex_t lock;
 
+    ei_creation_stats stats; /* plan_ns is set by the first successful plan */
+    bool planned_once;
+
     /* Shapes of the last successful reshape (bound[k] for graph input k). */
     bool planned;
     ei_tensor *bound;
@@ -32,6 +36,7 @@ void ei_options_init(ei_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->num_threads = 0;
     opt->optimization_level = 1;
+    opt->enable_profiling = 0;
 }
 
 size_t ei_session_input_count(const ei_session *s) { return s ? (size_t)s->graph->n_inputs : 0; }
@@ -83,11 +88,13 @@ static bool ei_inputs_all_static(const ei_graph *g) {
     return true;
 }
 
+/* stats: read and parse times so far; the rest is filled here. */
 static ei_status ei_session_create_from_model(ei_model *model, const ei_options *opt_in,
-                                              ei_session **out) {
+                                              const ei_creation_stats *stats, ei_session **out) {
     ei_status st = EI_STATUS_OK;
     ei_session *s = NULL;
     ei_options opt;
+    uint64_t t0 = ei_now_ns();
 
     if (opt_in) opt = *opt_in;
     else ei_options_init(&opt);
@@ -105,11 +112,14 @@ static ei_status ei_session_create_from_model(ei_model *model, const ei_options 
     pthread_mutex_init(&s->lock, NULL);
     s->model = model;
     s->graph = model->graph;
+    s->stats = *stats;
     s->num_threads = opt.num_threads > 0 ? opt.num_threads : ei_cpu_count();
+    uint64_t t1 = ei_now_ns();
     if (ei_threadpool_create(s->num_threads, &s->pool) != 0) {
         st = ei_error(EI_STATUS_OUT_OF_MEMORY, "could not start %d threads", s->num_threads);
         goto cleanup;
     }
+    s->stats.threads_ns = ei_now_ns() - t1;
     s->bound = calloc((size_t)(s->graph->n_inputs > 0 ? s->graph->n_inputs : 1), sizeof *s->bound);
     s->order = calloc((size_t)(s->graph->n_inputs > 0 ? s->graph->n_inputs : 1), sizeof *s->order);
     if (!s->bound || !s->order) {
@@ -123,6 +133,8 @@ static ei_status ei_session_create_from_model(ei_model *model, const ei_options 
                               .outputs_external = true,
                               .parent = NULL};
     EI_TRY(ei_executor_create(s->graph, &cfg, &s->exec));
+    ei_executor_creation_times(s->exec, &s->stats.prepare_ns, &s->stats.optimize_ns);
+    ei_executor_set_profiling(s->exec, opt.enable_profiling != 0);
 
     /* Static input shapes: plan now, so errors surface at creation and run only computes. */
     if (ei_inputs_all_static(s->graph)) {
@@ -146,6 +158,7 @@ static ei_status ei_session_create_from_model(ei_model *model, const ei_options 
         if (st != EI_STATUS_OK) goto cleanup;
     }
 
+    s->stats.total_ns += ei_now_ns() - t0;
     *out = s;
     return EI_STATUS_OK;
 
@@ -154,14 +167,26 @@ cleanup:
     return st;
 }
 
-ei_status ei_session_create_from_memory(const void *data, size_t size, const char *base_dir,
-                                        const ei_options *opt, ei_session **out) {
+/* create_from_memory with the time already spent (reading the file) in *stats. */
+static ei_status ei_session_create_timed(const void *data, size_t size, const char *base_dir,
+                                         const ei_options *opt, ei_creation_stats *stats,
+                                         ei_session **out) {
     ei_model *model = NULL;
     if (!out) return ei_error(EI_STATUS_INVALID_ARGUMENT, "session out-parameter is NULL");
     *out = NULL;
     if (!data && size > 0) return ei_error(EI_STATUS_INVALID_ARGUMENT, "model data is NULL");
+    uint64_t t0 = ei_now_ns();
     EI_CHECK(ei_onnx_parse(data, size, base_dir, &model));
-    return ei_session_create_from_model(model, opt, out);
+    stats->parse_ns = ei_now_ns() - t0;
+    stats->total_ns = stats->read_ns + stats->parse_ns;
+    return ei_session_create_from_model(model, opt, stats, out);
+}
+
+ei_status ei_session_create_from_memory(const void *data, size_t size, const char *base_dir,
+                                        const ei_options *opt, ei_session **out) {
+    ei_creation_stats stats;
+    memset(&stats, 0, sizeof stats);
+    return ei_session_create_timed(data, size, base_dir, opt, &stats, out);
 }
 
 ei_status ei_session_create_from_file(const char *path, const ei_options *opt, ei_session **out) {
@@ -173,7 +198,11 @@ ei_status ei_session_create_from_file(const char *path, const ei_options *opt, e
     if (!out) return ei_error(EI_STATUS_INVALID_ARGUMENT, "session out-parameter is NULL");
     *out = NULL;
     if (!path) return ei_error(EI_STATUS_INVALID_ARGUMENT, "model path is NULL");
+    ei_creation_stats stats;
+    memset(&stats, 0, sizeof stats);
+    uint64_t t0 = ei_now_ns();
     EI_TRY(ei_read_file(path, &data, &size));
+    stats.read_ns = ei_now_ns() - t0;
     /* External data resolves against the model's folder. */
     const char *slash = strrchr(path, '/');
     size_t dlen = slash ? (size_t)(slash - path) : 1;
@@ -189,7 +218,7 @@ ei_status ei_session_create_from_file(const char *path, const ei_options *opt, e
         dir[0] = '.';
     }
     dir[dlen] = '\0';
-    st = ei_session_create_from_memory(data, size, dir, opt, out);
+    st = ei_session_create_timed(data, size, dir, opt, &stats, out);
     if (st != EI_STATUS_OK) ei_error_prefix("%s", path);
 
 cleanup:
@@ -320,7 +349,12 @@ static ei_status ei_session_plan(ei_session *s, const ei_tensor *inputs, const i
         const ei_tensor *t = &inputs[order[k]];
         EI_CHECK(ei_value_set_shape(g->values[g->inputs[k]], t->dtype, t->rank, t->dims));
     }
+    uint64_t t0 = ei_now_ns();
     EI_CHECK(ei_executor_plan(s->exec));
+    if (!s->planned_once) {
+        s->stats.plan_ns = ei_now_ns() - t0;
+        s->planned_once = true;
+    }
     for (int k = 0; k < g->n_inputs; k++) {
         s->bound[k] = inputs[order[k]];
         s->bound[k].data = NULL;
@@ -445,4 +479,61 @@ ei_status ei_session_run(ei_session *s, const ei_tensor *inputs, size_t n_inputs
     ei_status st = ei_session_run_locked(s, inputs, n_inputs, outputs, n_outputs);
     pthread_mutex_unlock(&s->lock);
     return st;
+}
+
+/* ------------------------------------------------------------- profiling */
+
+/* The queries take the session's lock (a run may be updating the records); the lock is
+ * the only thing they change, hence the casts. */
+static void ei_session_lock_const(const ei_session *s) { pthread_mutex_lock((pthread_mutex_t *)&s->lock); }
+static void ei_session_unlock_const(const ei_session *s) { pthread_mutex_unlock((pthread_mutex_t *)&s->lock); }
+
+ei_status ei_session_set_profiling(ei_session *s, int enable) {
+    if (!s) return ei_error(EI_STATUS_INVALID_ARGUMENT, "session is NULL");
+    pthread_mutex_lock(&s->lock);
+    ei_executor_set_profiling(s->exec, enable != 0);
+    pthread_mutex_unlock(&s->lock);
+    return EI_STATUS_OK;
+}
+
+size_t ei_session_profile_count(const ei_session *s) {
+    if (!s) return 0;
+    ei_session_lock_const(s);
+    size_t n = ei_executor_profile_count(s->exec);
+    ei_session_unlock_const(s);
+    return n;
+}
+
+ei_status ei_session_profile_entry(const ei_session *s, size_t i, ei_profile_entry *out) {
+    if (!s || !out) return ei_error(EI_STATUS_INVALID_ARGUMENT, "profile_entry: NULL argument");
+    ei_session_lock_const(s);
+    bool ok = ei_executor_profile_entry(s->exec, i, out);
+    size_t n = ok ? 0 : ei_executor_profile_count(s->exec);
+    ei_session_unlock_const(s);
+    if (!ok)
+        return ei_error(EI_STATUS_INVALID_ARGUMENT, "profile entry %zu out of range (%zu entries)", i, n);
+    return EI_STATUS_OK;
+}
+
+ei_status ei_session_profile_runs(const ei_session *s, uint64_t *runs, uint64_t *total_ns) {
+    if (!s) return ei_error(EI_STATUS_INVALID_ARGUMENT, "session is NULL");
+    ei_session_lock_const(s);
+    ei_executor_profile_runs(s->exec, runs, total_ns);
+    ei_session_unlock_const(s);
+    return EI_STATUS_OK;
+}
+
+void ei_session_profile_reset(ei_session *s) {
+    if (!s) return;
+    pthread_mutex_lock(&s->lock);
+    ei_executor_profile_reset(s->exec);
+    pthread_mutex_unlock(&s->lock);
+}
+
+ei_status ei_session_creation_stats(const ei_session *s, ei_creation_stats *out) {
+    if (!s || !out) return ei_error(EI_STATUS_INVALID_ARGUMENT, "creation_stats: NULL argument");
+    ei_session_lock_const(s);
+    *out = s->stats;
+    ei_session_unlock_const(s);
+    return EI_STATUS_OK;
 }

@@ -45,6 +45,7 @@ from ._core import (  # noqa: E402
     OutOfMemory,
     Unsupported,
 )
+from ._profile import NodeProfile, Profile  # noqa: E402
 from ._session import (  # noqa: E402
     GraphOptimizationLevel,
     InferenceSession,
@@ -80,6 +81,8 @@ __all__ = [
     "RunOptions",
     "GraphOptimizationLevel",
     "NodeArg",
+    "Profile",
+    "NodeProfile",
     "get_available_providers",
     "get_device",
     "get_version_string",

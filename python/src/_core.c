@@ -227,15 +227,17 @@ static int session_load_infos(SessionObject *self) {
     return 0;
 }
 
-/* Session(model, *, is_path=False, base_dir=None, num_threads=0, optimization_level=1)
+/* Session(model, *, is_path=False, base_dir=None, num_threads=0, optimization_level=1,
+ *         enable_profiling=False)
  * model: a path (str/bytes/PathLike) when is_path, else any bytes-like object holding a
  * serialized ModelProto. */
 static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"model", "is_path", "base_dir", "num_threads", "optimization_level", NULL};
+    static char *kwlist[] = {"model", "is_path", "base_dir", "num_threads", "optimization_level",
+                             "enable_profiling", NULL};
     PyObject *model = NULL, *base_dir_obj = Py_None;
-    int is_path = 0, num_threads = 0, opt_level = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOii", kwlist, &model, &is_path, &base_dir_obj,
-                                     &num_threads, &opt_level))
+    int is_path = 0, num_threads = 0, opt_level = 1, profiling = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOiip", kwlist, &model, &is_path, &base_dir_obj,
+                                     &num_threads, &opt_level, &profiling))
         return -1;
     if (self->sess) {
         PyErr_SetString(InvalidArgument, "Session is already initialized");
@@ -256,6 +258,7 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kwds) {
     ei_options_init(&opt);
     opt.num_threads = num_threads;
     opt.optimization_level = opt_level;
+    opt.enable_profiling = profiling;
 
     ei_session *sess = NULL;
     ei_status st;
@@ -799,6 +802,99 @@ static PyObject *Session_get_num_threads(SessionObject *self, void *Py_UNUSED(cl
     return PyLong_FromLong(ei_session_num_threads(self->sess));
 }
 
+/* ------------------------------------------------------------ profiling */
+
+/* set_profiling(on): per-node timing of the next runs on or off (records are kept). */
+static PyObject *Session_set_profiling(SessionObject *self, PyObject *arg) {
+    if (session_check(self) < 0) return NULL;
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) return NULL;
+    lock_session(self);
+    ei_status st = ei_session_set_profiling(self->sess, on);
+    PyThread_release_lock(self->lock);
+    if (st != EI_STATUS_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *str_or_empty(const char *s) {
+    return PyUnicode_DecodeUTF8(s ? s : "", (Py_ssize_t)(s ? strlen(s) : 0), "replace");
+}
+
+/* One record as (name, op_type, domain, parent, depth, count, total_ns, self_ns, shape),
+ * shape a tuple of ints or None. */
+static PyObject *profile_entry_tuple(const ei_profile_entry *e) {
+    PyObject *shape;
+    if (e->rank < 0 || e->rank > EI_MAX_RANK) {
+        shape = Py_NewRef(Py_None);
+    } else {
+        shape = PyTuple_New(e->rank);
+        if (!shape) return NULL;
+        for (int d = 0; d < e->rank; d++) {
+            PyObject *v = PyLong_FromLongLong((long long)e->dims[d]);
+            if (!v) {
+                Py_DECREF(shape);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(shape, d, v);
+        }
+    }
+    return Py_BuildValue("(NNNiiKKKN)", str_or_empty(e->name), str_or_empty(e->op_type),
+                         str_or_empty(e->domain), e->parent, e->depth, (unsigned long long)e->count,
+                         (unsigned long long)e->total_ns, (unsigned long long)e->self_ns, shape);
+}
+
+/* profile_entries() -> [record tuple], in the engine's order (parents before their body). */
+static PyObject *Session_profile_entries(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (session_check(self) < 0) return NULL;
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    lock_session(self); /* no run adds records between count and entries */
+    size_t n = ei_session_profile_count(self->sess);
+    for (size_t i = 0; i < n; i++) {
+        ei_profile_entry e;
+        ei_status st = ei_session_profile_entry(self->sess, i, &e);
+        PyObject *t = st == EI_STATUS_OK ? profile_entry_tuple(&e) : raise_status(st);
+        if (!t || PyList_Append(list, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(t);
+    }
+    PyThread_release_lock(self->lock);
+    return list;
+}
+
+/* profile_runs() -> (runs, total_ns) of the profiled runs. */
+static PyObject *Session_profile_runs(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (session_check(self) < 0) return NULL;
+    uint64_t runs = 0, ns = 0;
+    ei_status st = ei_session_profile_runs(self->sess, &runs, &ns);
+    if (st != EI_STATUS_OK) return raise_status(st);
+    return Py_BuildValue("(KK)", (unsigned long long)runs, (unsigned long long)ns);
+}
+
+static PyObject *Session_profile_reset(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (session_check(self) < 0) return NULL;
+    lock_session(self);
+    ei_session_profile_reset(self->sess);
+    PyThread_release_lock(self->lock);
+    Py_RETURN_NONE;
+}
+
+/* creation_stats() -> {phase: ns} (read, parse, threads, prepare, optimize, plan, total). */
+static PyObject *Session_creation_stats(SessionObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (session_check(self) < 0) return NULL;
+    ei_creation_stats cs;
+    ei_status st = ei_session_creation_stats(self->sess, &cs);
+    if (st != EI_STATUS_OK) return raise_status(st);
+    return Py_BuildValue("{sKsKsKsKsKsKsK}", "read", (unsigned long long)cs.read_ns, "parse",
+                         (unsigned long long)cs.parse_ns, "threads", (unsigned long long)cs.threads_ns,
+                         "prepare", (unsigned long long)cs.prepare_ns, "optimize",
+                         (unsigned long long)cs.optimize_ns, "plan", (unsigned long long)cs.plan_ns,
+                         "total", (unsigned long long)cs.total_ns);
+}
+
 static PyMethodDef Session_methods[] = {
     {"input_info", (PyCFunction)Session_input_info, METH_NOARGS,
      "input_info() -> [(name, dtype code, shape)]; shape items are int, str (symbolic) or None."},
@@ -808,6 +904,16 @@ static PyMethodDef Session_methods[] = {
      "reshape({name: shape}) -> [output shape]: binds input shapes and plans memory."},
     {"run", (PyCFunction)Session_run, METH_O,
      "run({name: array}) -> [array]: all outputs in the model's order. Releases the GIL."},
+    {"set_profiling", (PyCFunction)Session_set_profiling, METH_O,
+     "set_profiling(on): per-node timing of the next runs on or off (records are kept)."},
+    {"profile_entries", (PyCFunction)Session_profile_entries, METH_NOARGS,
+     "profile_entries() -> [(name, op_type, domain, parent, depth, count, total_ns, self_ns, shape)]."},
+    {"profile_runs", (PyCFunction)Session_profile_runs, METH_NOARGS,
+     "profile_runs() -> (runs, total_ns) of the runs profiled since creation or the last reset."},
+    {"profile_reset", (PyCFunction)Session_profile_reset, METH_NOARGS,
+     "profile_reset(): zeroes every per-node record and the run counter."},
+    {"creation_stats", (PyCFunction)Session_creation_stats, METH_NOARGS,
+     "creation_stats() -> {phase: ns}: read, parse, threads, prepare, optimize, plan, total."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Session_getset[] = {
@@ -822,7 +928,8 @@ static PyTypeObject SessionType = {
     .tp_basicsize = sizeof(SessionObject),
     .tp_dealloc = (destructor)Session_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Session(model, *, is_path=False, base_dir=None, num_threads=0, optimization_level=1)\n\n"
+    .tp_doc = "Session(model, *, is_path=False, base_dir=None, num_threads=0, optimization_level=1,\n"
+              "        enable_profiling=False)\n\n"
               "Low-level engine session. Use edgeinfer.InferenceSession instead.",
     .tp_methods = Session_methods,
     .tp_getset = Session_getset,

@@ -226,6 +226,18 @@ def test_optimization_levels_give_same_results(level, mlp, x):
         assert_close(a, e)
 
 
+def test_profiling_attributes_match_ort(mlp, x):
+    import onnxruntime as ort
+
+    ours, theirs = edgeinfer.SessionOptions(), ort.SessionOptions()
+    for attr in ("enable_profiling", "profile_file_prefix"):
+        assert hasattr(theirs, attr) and hasattr(ours, attr)
+    assert ours.enable_profiling is theirs.enable_profiling is False
+    sess = edgeinfer.InferenceSession(mlp)
+    assert callable(getattr(ort.InferenceSession, "end_profiling"))
+    assert sess.end_profiling() == ""  # not enabled: no file, as onnxruntime
+
+
 def test_graph_optimization_level_matches_ort():
     import onnxruntime as ort
 

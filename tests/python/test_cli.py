@@ -234,13 +234,60 @@ def test_bench(cli, cnn):
                   "--threads", "1")
     out = res.stdout
     assert re.search(r"^create: \d+\.\d+ ms$", out, re.M), out
+    # The cold start in phases (plan: at the first reshape, the input being dynamic).
+    m = re.search(r"^create phases ms: read ([\d.]+)  parse ([\d.]+)  threads ([\d.]+)  prepare ([\d.]+)  "
+                  r"optimize ([\d.]+)  plan ([\d.]+)$", out, re.M)
+    assert m, out
+    assert float(m.group(2)) > 0 and float(m.group(6)) > 0
     m = re.search(r"latency ms: min ([\d.]+)\s+median ([\d.]+)\s+p90 ([\d.]+)\s+mean ([\d.]+)", out)
     assert m, out
     mn, med, p90, _ = map(float, m.groups())
     assert mn <= med <= p90
-    assert "runs: 5 (warmup 1)" in out
+    assert "runs: 5 (warmup 1)\n" in out
+    assert "profile:" not in out
     # From a file instead of random data.
     run_cli(cli, "bench", path, "-i", f"image={path.parent / 'image.npy'}", "--runs", "2")
+
+
+def test_bench_profile(cli, cnn):
+    path, _ = cnn
+    res = run_cli(cli, "bench", path, "--shape", "image=2x3x8x8", "--runs", "4", "--warmup", "1",
+                  "--threads", "1", "--profile", "--top", "3")
+    out = res.stdout
+    assert "runs: 4 (warmup 1), profiling on" in out
+    assert re.search(r"^create phases ms: read ", out, re.M), out
+    m = re.search(r"^profile: 4 runs, (\d+) nodes; per run: ([\d.]+) ms in nodes, ([\d.]+) ms in the engine$",
+                  out, re.M)
+    assert m, out
+    n_nodes = int(m.group(1))
+    assert n_nodes >= 4  # conv (maybe fused with relu), pool, flatten, gemm, softmax
+    assert float(m.group(3)) >= float(m.group(2)) * 0.999
+    # Per-node table: top 3, slowest first, shares in percent.
+    rows = re.findall(r"^\s+(\d+)\s+(\S+)\s+(\S+)\s+(\[[\d,]*\]|\?)\s+([\d.]+)\s+([\d.]+)%\s+([\d.]+)$",
+                      out, re.M)
+    assert [int(r[0]) for r in rows] == [1, 2, 3], out
+    ms = [float(r[4]) for r in rows]
+    assert ms == sorted(ms, reverse=True)
+    # Per-op-type table: every node counted once, shares add up to ~100%.
+    ops = out.split("by op type:\n", 1)[1]
+    op_rows = re.findall(r"^  (.+?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)%$", ops, re.M)
+    assert op_rows, out
+    assert sum(int(r[1]) for r in op_rows) == n_nodes
+    assert abs(sum(float(r[3]) for r in op_rows) - 100) < 0.5 * len(op_rows)
+    assert any(r[0].startswith("Softmax") for r in op_rows), out
+    assert any("Conv" in r[0] for r in op_rows), out
+    # All nodes with --top 0.
+    out = run_cli(cli, "bench", path, "--shape", "image=1x3x8x8", "--runs", "1", "--warmup", "0",
+                  "--profile", "--top", "0").stdout
+    assert re.search(rf"^top {n_nodes} nodes", out, re.M), out
+
+
+def test_profile_option_errors(cli, cnn):
+    path, _ = cnn
+    res = run_cli(cli, "run", path, "--profile", expect=2)
+    assert "--profile is an option of bench" in res.stderr
+    res = run_cli(cli, "bench", path, "--shape", "image=1x3x8x8", "--profile", "--top", "x", expect=2)
+    assert "--top expects" in res.stderr
 
 
 def test_bench_dynamic_dims_need_a_shape(cli, cnn):

@@ -118,6 +118,8 @@ typedef struct ei_value_info {
 typedef struct ei_options {
     int num_threads;        /* threads used by run, the caller's included; 0 = one per core (default) */
     int optimization_level; /* 0 = none, 1 = all graph optimizations (default) */
+    int enable_profiling;   /* 1: record per-node times from the first run (see ei_session_profile_entry);
+                               0 (default): off, ei_session_set_profiling turns it on later */
 } ei_options;
 
 typedef struct ei_session ei_session;
@@ -179,6 +181,74 @@ size_t ei_session_arena_bytes(const ei_session *s);
 
 /* Threads the session runs with (the caller's included). */
 int ei_session_num_threads(const ei_session *s);
+
+/* ------------------------------------------------------------ profiling
+ *
+ *     opt.enable_profiling = 1;               // or ei_session_set_profiling(s, 1)
+ *     ... ei_session_run(...) several times ...
+ *     for (size_t i = 0; i < ei_session_profile_count(s); i++) {
+ *         ei_profile_entry e;
+ *         ei_session_profile_entry(s, i, &e);
+ *         printf("%-20s %-12s %.3f ms\n", e.name, e.op_type, e.total_ns / 1e6 / e.count);
+ *     }
+ *
+ * While profiling is on, every run adds each executed node's wall time (monotonic clock)
+ * to that node's record; the records are sized at creation, so run still allocates
+ * nothing. Nodes computed before run (constants, shape arithmetic) or removed by the
+ * optimizer have no record; nodes the optimizer created (domain "com.edgeinfer", e.g.
+ * FusedConv) have their own. Nodes of If/Loop/Scan subgraphs get records too, linked to
+ * the control-flow node by `parent`. Off, the cost is one branch per node. */
+
+/* One node's record. Strings are owned by the session and live as long as it does. */
+typedef struct ei_profile_entry {
+    const char *name;    /* the node's name ("OpType_<index>" for unnamed nodes) */
+    const char *op_type; /* "Conv", ... or an optimizer-made op ("FusedConv") */
+    const char *domain;  /* "" for ai.onnx; "com.edgeinfer" for optimizer-made nodes */
+    int parent;          /* index of the entry (If/Loop/Scan) whose subgraph holds this node; -1 at top level */
+    int depth;           /* 0 at top level, 1 in a subgraph, 2 in a subgraph's subgraph, ... */
+    uint64_t count;      /* times the node ran (once per run at top level; per iteration in a Loop body) */
+    uint64_t total_ns;   /* wall time summed over those runs; a control-flow node's includes its subgraph */
+    uint64_t self_ns;    /* total_ns less that of the entries whose parent this one is */
+    ei_dtype dtype;      /* dtype and shape of the node's first output at its last run */
+    int rank;            /* -1 if unknown */
+    int64_t dims[EI_MAX_RANK];
+} ei_profile_entry;
+
+/* Turns per-node profiling on (enable != 0) or off for the next runs. Records are kept
+ * when it is turned off. Returns INVALID_ARGUMENT for a NULL session. */
+ei_status ei_session_set_profiling(ei_session *s, int enable);
+
+/* Number of records: nodes that ran at least once while profiling was on (0 if it never
+ * was). Top-level nodes come first, in execution order; a subgraph's nodes come after the
+ * node that holds it. */
+size_t ei_session_profile_count(const ei_session *s);
+
+/* Record i (0 <= i < ei_session_profile_count). Returns INVALID_ARGUMENT if i is out of
+ * range or an argument is NULL. */
+ei_status ei_session_profile_entry(const ei_session *s, size_t i, ei_profile_entry *out);
+
+/* Profiled runs since creation or the last reset, and their summed wall time inside the
+ * engine (binding, planning checks and every node: the nodes' total is a little less).
+ * Either pointer may be NULL. Returns INVALID_ARGUMENT for a NULL session. */
+ei_status ei_session_profile_runs(const ei_session *s, uint64_t *runs, uint64_t *total_ns);
+
+/* Zeroes every record and the run counter (profiling stays on or off). Accepts NULL. */
+void ei_session_profile_reset(ei_session *s);
+
+/* Where the time of ei_session_create_* went (the cold start, less the first run). */
+typedef struct ei_creation_stats {
+    uint64_t read_ns;     /* reading the model file (0 when created from memory) */
+    uint64_t parse_ns;    /* protobuf -> graph, external data included */
+    uint64_t threads_ns;  /* starting the thread pool */
+    uint64_t prepare_ns;  /* resolving ops and preparing nodes (attributes, weight prepacking) */
+    uint64_t optimize_ns; /* graph passes (folding, fusion, elimination) */
+    uint64_t plan_ns;     /* the first reshape: shape inference + memory plan. At creation when every
+                             input shape is static; otherwise 0 until the first reshape or run */
+    uint64_t total_ns;    /* the whole create call (plan_ns included when it happened there) */
+} ei_creation_stats;
+
+/* Fills *out. Returns INVALID_ARGUMENT if an argument is NULL. */
+ei_status ei_session_creation_stats(const ei_session *s, ei_creation_stats *out);
 
 /* The message of the last failure on this thread ("" if none). */
 const char *ei_last_error(void);
