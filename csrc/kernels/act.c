@@ -39,9 +39,6 @@ void ei_f32_act_apply(const ei_act *act, size_t n, float *x) {
             k->f32_vmul(m, x + i, t, x + i);
         }
         return;
-    case EI_ACT_KIND_GELU:
-        for (size_t i = 0; i < n; i++)
-            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-        return;
+    case EI_ACT_KIND_GELU: k->f32_gelu(n, x, x); return;
     }
 }

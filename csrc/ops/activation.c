@@ -2,7 +2,8 @@
  * activation.c - Relu, Sigmoid and Tanh on float32 through the activation kernels,
  * split across the thread pool for large tensors (other dtypes UNSUPPORTED); the
  * parametric activations (HardSigmoid ... Shrink, Gelu) and PRelu on float32/float64
- * with scalar libm loops. Clip and Softmax live in their own files.
+ * with scalar libm loops, except float32 Gelu (the f32_gelu kernel, or tanh and vector
+ * slots for approximate = 'tanh'). Clip and Softmax live in their own files.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -215,13 +216,37 @@ typedef struct pact_ctx {
     size_t n, n_tasks;
 } pact_ctx;
 
+/* float32 GELU through the kernels: exact form by the f32_gelu slot; the tanh form as
+ * x/2 (1 + tanh(x (c0 + c1 x^2))) in stack blocks through the vector slots. */
+#define PACT_BLOCK 256
+static void pact_gelu_f32(const pact_state *s, const float *x, float *y, size_t n) {
+    const ei_kernel_table *k = ei_kernels();
+    if (s->kind == PACT_GELU) {
+        k->f32_gelu(n, x, y);
+        return;
+    }
+    float t[PACT_BLOCK];
+    const float c0 = 0.79788456080286535588f, c1 = 0.79788456080286535588f * 0.044715f;
+    for (size_t i = 0; i < n; i += PACT_BLOCK) {
+        size_t m = n - i < PACT_BLOCK ? n - i : PACT_BLOCK;
+        k->f32_vmul(m, x + i, x + i, t);
+        k->f32_vaffine(m, t, c1, c0, t);
+        k->f32_vmul(m, t, x + i, t);
+        k->f32_tanh(m, t, t);
+        k->f32_vaffine(m, t, 0.5f, 0.5f, t);
+        k->f32_vmul(m, x + i, t, y + i);
+    }
+}
+
 static void pact_task(void *arg, size_t task, int thread) {
     (void)thread;
     const pact_ctx *c = arg;
     size_t b, e;
     ei_elem_task_range(c->n, c->n_tasks, task, &b, &e);
     if (b >= e) return;
-    if (c->dtype == EI_DTYPE_F32)
+    if (c->dtype == EI_DTYPE_F32 && (c->s->kind == PACT_GELU || c->s->kind == PACT_GELU_TANH))
+        pact_gelu_f32(c->s, (const float *)c->x + b, (float *)c->y + b, e - b);
+    else if (c->dtype == EI_DTYPE_F32)
         pact_f32(c->s, (const float *)c->x + b, (float *)c->y + b, e - b);
     else
         pact_f64(c->s, (const double *)c->x + b, (double *)c->y + b, e - b);

@@ -2,7 +2,8 @@
  * layer_normalization.c - LayerNormalization (opset 17) on float32: each row of the
  * input flattened to [outer, norm] at axis is normalized with a two-pass mean/variance,
  * then scaled and shifted by Scale and B (unidirectionally broadcast to X.shape[axis:];
- * partial shapes are expanded into scratch once per run). Optional Mean and InvStdDev
+ * partial shapes are expanded into scratch once per run) in one fused pass (the f32_norm
+ * kernels). Optional Mean and InvStdDev
  * outputs have shape X.shape[:axis] + [1] * (rank - axis). Rows go to the thread pool.
  */
 #include <math.h>
@@ -125,12 +126,12 @@ static void ln_task(void *arg, size_t task, int thread) {
     for (size_t r = b; r < e; r++) {
         const float *x = c->x + r * n;
         float *y = c->y + r * n;
-        float mean;
-        float var = ei_norm_center(k, n, x, y, &mean);
+        /* two passes for mean and variance (stable when |mean| >> std), one fused pass for
+         * (x - mean) * inv * scale + bias */
+        float mean = n ? k->f32_sum(n, x) / (float)n : 0.0f;
+        float var = n ? k->f32_sumsq_dev(n, x, mean) / (float)n : 0.0f;
         float inv = 1.0f / sqrtf(var + s->epsilon);
-        k->f32_vmulc(n, y, inv, y);
-        k->f32_vmul(n, y, c->scale, y);
-        if (c->bias) k->f32_vadd(n, y, c->bias, y);
+        k->f32_norm_affine(n, x, mean, inv, c->scale, c->bias, y);
         if (c->mean) c->mean[r] = mean;
         if (c->inv) c->inv[r] = inv;
     }

@@ -11,6 +11,7 @@
 #include "ops/softmax_axis.h"
 
 typedef struct lsm_ctx {
+    const ei_kernel_table *k;
     const ei_softmax_axis *s;
     const float *x;
     float *y;
@@ -30,6 +31,15 @@ static void lsm_line(size_t len, size_t stride, const float *x, float *y) {
         y[i * stride] = x[i * stride] - sub;
 }
 
+/* A contiguous line: max (NaN wins), the sum of exp(x - max) without storing it, then
+ * y = x - (max + log sum), all through the kernels. */
+static void lsm_row(const ei_kernel_table *k, size_t len, const float *x, float *y) {
+    float m = k->f32_max(len, x);
+    float sub = m;
+    if (!isinf(m)) sub = m + logf(k->f32_exp_sum(len, x, m, NULL));
+    k->f32_vsubc(len, x, sub, y);
+}
+
 static void lsm_task(void *arg, size_t task, int thread) {
     (void)thread;
     const lsm_ctx *c = arg;
@@ -39,13 +49,16 @@ static void lsm_task(void *arg, size_t task, int thread) {
     if (e > c->n_rows) e = c->n_rows;
     for (size_t r = b; r < e; r++) {
         size_t off = (r / s->inner) * s->len * s->inner + r % s->inner;
-        lsm_line(s->len, s->inner, c->x + off, c->y + off);
+        if (s->inner == 1)
+            lsm_row(c->k, s->len, c->x + off, c->y + off);
+        else
+            lsm_line(s->len, s->inner, c->x + off, c->y + off);
     }
 }
 
 static ei_status lsm_run(ei_exec *ex, ei_node *node) {
     const ei_softmax_axis *s = node->state;
-    lsm_ctx c = {s, ei_node_in(ex, node, 0)->data, ei_node_out(ex, node, 0)->data,
+    lsm_ctx c = {ei_kernels(), s, ei_node_in(ex, node, 0)->data, ei_node_out(ex, node, 0)->data,
                  s->outer * s->inner, 1};
     if (c.n_rows == 0 || s->len == 0) return EI_STATUS_OK;
     size_t t = ei_elem_tasks(ex, c.n_rows * s->len, 16384);

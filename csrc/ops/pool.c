@@ -1,8 +1,9 @@
 /*
  * pool.c - ONNX MaxPool (with the optional int64 Indices output), AveragePool, LpPool,
- * GlobalAveragePool, GlobalMaxPool and MaxUnpool, float32, 1-D to 3-D windows. Window geometry (pads, strides,
- * dilations, auto_pad, ceil_mode) comes from conv_geometry.h; the loops here walk one
- * (n, c) plane at a time, planes spread over the thread pool.
+ * GlobalAveragePool, GlobalMaxPool and MaxUnpool, float32, 1-D to 3-D windows. Window
+ * geometry (pads, strides, dilations, auto_pad, ceil_mode) comes from conv_geometry.h; the
+ * loops here walk one (n, c) plane at a time, planes spread over the thread pool; 1-D/2-D
+ * max and average windows without dilation go through the f32_pool row kernels.
  */
 #include <float.h>
 #include <math.h>
@@ -41,6 +42,9 @@ typedef struct pool_state {
     ei_window_plan wp;
     size_t planes, planes_per_task;
     size_t slice_floats; /* per-thread row of in[2] floats, a multiple of 16 */
+    bool fast2d;         /* pool_plane_2d applies */
+    size_t row2d_len;    /* its padded row: left pads, in[2] values, right pads */
+    int64_t full_lo, full_hi; /* AveragePool: outputs [lo, hi) of a row divide by k[2] taps */
 } pool_state;
 
 typedef struct pool_args {
@@ -213,9 +217,33 @@ static ei_status pool_infer(ei_exec *ex, ei_node *node) {
     if (s->planes_per_task < 1) s->planes_per_task = 1;
     node->scratch_bytes = 0;
     s->slice_floats = 0;
+    s->fast2d = false;
     if ((s->kind == POOL_MAX || s->kind == POOL_AVERAGE) && !ind) {
+        const ei_geom *g = &s->g;
+        /* One depth slice, dilation 1: the row kernels (pool_plane_2d). */
+        s->fast2d = g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->d[1] == 1 &&
+                    g->d[2] == 1;
+        size_t len = (size_t)(g->pb[2] + g->in[2]);
+        if (g->out[2] > 0 && (size_t)((g->out[2] - 1) * g->s[2] + g->k[2]) > len)
+            len = (size_t)((g->out[2] - 1) * g->s[2] + g->k[2]);
+        s->row2d_len = len;
+        /* The columns whose tap count is k[2]: a middle run, the borders recomputed. */
+        s->full_lo = s->full_hi = 0;
+        for (int64_t ow = 0; s->fast2d && ow < g->out[2]; ow++) {
+            const int64_t *tw = ei_window_plan_taps(&s->wp, 2, ow);
+            int64_t cc = s->count_include_pad ? tw[2] : tw[1] - tw[0];
+            if (cc != g->k[2]) continue;
+            if (s->full_hi == s->full_lo) s->full_lo = ow; /* first full column */
+            s->full_hi = ow + 1;
+        }
+        for (int64_t ow = s->full_lo; ow < s->full_hi; ow++) { /* must be one run */
+            const int64_t *tw = ei_window_plan_taps(&s->wp, 2, ow);
+            if ((s->count_include_pad ? tw[2] : tw[1] - tw[0]) != g->k[2])
+                s->full_lo = s->full_hi = 0;
+        }
         /* in[2] is an input dim, far below SIZE_MAX / 4 / threads on 64-bit; check anyway. */
         size_t slice = ((size_t)s->g.in[2] + 15) / 16 * 16;
+        if (s->fast2d) slice = (len + 15) / 16 * 16;
         if (!ei_size_mul(slice, threads * sizeof(float), &node->scratch_bytes))
             return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
                                  "input X '%s' is too wide", x->name);
@@ -423,6 +451,50 @@ static void pool_plane_rows(const pool_state *s, const float *x, float *y, float
     }
 }
 
+/*
+ * 2-D MaxPool (no Indices) and AveragePool with dilation 1, through the pooling kernels:
+ * per output row the in-bounds input rows are combined column by column into t (the left
+ * padding in front, pads holding the neutral -FLT_MAX or 0, set once per plane), then the
+ * row pass reduces each window of t at the stride, vectorized along the output. Same
+ * results as pool_plane_rows: max skips NaN (-FLT_MAX when nothing wins); the average
+ * divides by the in-bounds (or with count_include_pad the padded-input) tap count, the
+ * border columns whose count differs recomputed here; 0/0 = NaN for windows of padding.
+ */
+static void pool_plane_2d(const pool_state *s, const float *x, float *y, float *t) {
+    const ei_kernel_table *k = ei_kernels();
+    const ei_geom *g = &s->g;
+    const bool is_max = s->kind == POOL_MAX;
+    const float init = is_max ? -FLT_MAX : 0.0f;
+    const size_t w = (size_t)g->in[2], pl = (size_t)g->pb[2], ow_n = (size_t)g->out[2];
+    const size_t k2 = (size_t)g->k[2], s2 = (size_t)g->s[2];
+    for (size_t i = 0; i < pl; i++) t[i] = init;
+    for (size_t i = pl + w; i < s->row2d_len; i++) t[i] = init;
+    for (int64_t oh = 0; oh < g->out[1]; oh++) {
+        const int64_t *th = ei_window_plan_taps(&s->wp, 1, oh);
+        size_t rows = (size_t)(th[1] - th[0]);
+        const float *xr = rows ? x + (oh * g->s[1] - g->pb[1] + th[0]) * g->in[2] : x;
+        if (is_max) {
+            k->f32_pool_cols_max(w, rows, xr, w, t + pl);
+            k->f32_pool_rows_max(ow_n, k2, s2, t, y);
+        } else {
+            k->f32_pool_cols_sum(w, rows, xr, w, t + pl);
+            int64_t rc = s->count_include_pad ? th[2] : (int64_t)rows;
+            k->f32_pool_rows_sum(ow_n, k2, s2, t, 1.0f / (float)(rc * (int64_t)k2), y);
+            for (size_t ow = 0; ow < ow_n; ow++) {
+                if ((int64_t)ow == s->full_lo && s->full_lo < s->full_hi)
+                    ow = (size_t)s->full_hi; /* skip the full middle run */
+                if (ow >= ow_n) break;
+                const int64_t *tw = ei_window_plan_taps(&s->wp, 2, (int64_t)ow);
+                int64_t cc = s->count_include_pad ? tw[2] : tw[1] - tw[0];
+                float acc = 0.0f;
+                for (int64_t kw = tw[0]; kw < tw[1]; kw++) acc += t[ow * s2 + (size_t)kw];
+                y[ow] = rc * cc > 0 ? acc / (float)(rc * cc) : NAN;
+            }
+        }
+        y += ow_n;
+    }
+}
+
 /* LpPool: (sum of |x|^p over the in-bounds taps)^(1/p); padding counts as 0. */
 static float lp_pow(float v, float p) {
     return p == 1.0f ? v : p == 2.0f ? v * v : powf(v, p);
@@ -472,6 +544,8 @@ static void pool_task(void *arg, size_t task, int thread) {
             lp_pool_plane(s, x, y);
         else if (p->indices)
             max_pool_plane_indices(s, x, y, p->indices + i * out_sp, (int64_t)(i * in_sp));
+        else if (s->fast2d)
+            pool_plane_2d(s, x, y, p->scratch + (size_t)thread * s->slice_floats);
         else
             pool_plane_rows(s, x, y, p->scratch + (size_t)thread * s->slice_floats);
     }

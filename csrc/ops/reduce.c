@@ -267,10 +267,7 @@ static float f32_row(const ei_kernel_table *k, red_kind kind, size_t n, const fl
         for (; i < n; i++)
             a0 += x[i] * x[i];
         return (a0 + a1) + (a2 + a3);
-    case RED_LOGSUMEXP:
-        for (; i < n; i++)
-            a0 += expf(x[i] - shift);
-        return a0;
+    case RED_LOGSUMEXP: return k->f32_exp_sum(n, x, shift, NULL);
     }
     return 0.0f;
 }
@@ -314,10 +311,6 @@ static void f32_col(const ei_kernel_table *k, red_kind kind, size_t n, const flo
     case RED_SUM:
     case RED_MEAN:
     case RED_LOGSUM: k->f32_vadd(n, acc, x, acc); return;
-    case RED_LOGSUMEXP:
-        for (size_t j = 0; j < n; j++)
-            acc[j] += expf(x[j] - shift[j]);
-        return;
     default: break;
     }
     for (size_t b = 0; b < n; b += RED_BLOCK) {
@@ -325,6 +318,11 @@ static void f32_col(const ei_kernel_table *k, red_kind kind, size_t n, const flo
         const float *xb = x + b;
         float *ab = acc + b;
         switch (kind) {
+        case RED_LOGSUMEXP:
+            k->f32_vsub(m, xb, shift + b, tmp);
+            k->f32_exp(m, tmp, tmp);
+            k->f32_vadd(m, ab, tmp, ab);
+            break;
         case RED_MIN:
             k->f32_vmulc(m, xb, -1.0f, tmp);
             k->f32_vmax(m, ab, tmp, ab);

@@ -108,21 +108,13 @@ static void rms_task(void *arg, size_t task, int thread) {
     if (e > s->outer) e = s->outer;
     const ei_kernel_table *k = ei_kernels();
     size_t n = s->norm;
-    float tmp[256];
     for (size_t r = b; r < e; r++) {
         const float *x = c->x + r * n;
         float *y = c->y + r * n;
-        /* Sum of squares in blocks of 256 formed on the stack (no scratch per row). */
-        float acc = 0.0f;
-        for (size_t o = 0; o < n; o += 256) {
-            size_t m = n - o < 256 ? n - o : 256;
-            k->f32_vmul(m, x + o, x + o, tmp);
-            acc += k->f32_sum(m, tmp);
-        }
-        float ms = n ? acc / (float)n : 0.0f;
+        /* mean square, then y = x * inv * scale in one pass (the f32_norm kernels) */
+        float ms = n ? k->f32_sumsq_dev(n, x, 0.0f) / (float)n : 0.0f;
         float inv = 1.0f / sqrtf(ms + s->epsilon);
-        k->f32_vmulc(n, x, inv, y);
-        k->f32_vmul(n, y, c->scale, y);
+        k->f32_norm_affine(n, x, 0.0f, inv, c->scale, NULL, y);
     }
 }
 

@@ -18,15 +18,11 @@ typedef struct softmax_ctx {
     size_t n_rows, n_tasks; /* rows = outer * inner lines of length len */
 } softmax_ctx;
 
-/* One contiguous row: max by kernel, exp into y, then scale by 1/sum. */
+/* One contiguous row: max, exp(x - max) into y with its sum, then scale by 1/sum; three
+ * kernel passes over a row that stays in cache. */
 static void softmax_row(const ei_kernel_table *k, size_t len, const float *x, float *y) {
     float m = k->f32_max(len, x);
-    float sum = 0.0f;
-    for (size_t i = 0; i < len; i++) {
-        float e = expf(x[i] - m);
-        y[i] = e;
-        sum += e;
-    }
+    float sum = k->f32_exp_sum(len, x, m, y);
     k->f32_vmulc(len, y, 1.0f / sum, y);
 }
 

@@ -2,7 +2,8 @@
  * transpose.c - Transpose for any fixed-size dtype. infer builds a copy plan: size-1
  * dims are dropped, output dims that are adjacent in the input are merged, and a
  * contiguous innermost run becomes one wider "element". run copies 32x32 tiles of the
- * last two plan dims (reads and writes both stay in cache), split over the thread pool.
+ * last two plan dims (reads and writes both stay in cache), split over the thread pool;
+ * tiles that are a true transpose of 32-bit elements go to the x32_transpose kernel.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,12 @@ static void transpose_unit(const transpose_ctx *c, size_t u) {
     }
     const char *xb = c->x + xoff;
     char *yb = c->y + o * d2 * d1 * es;
+    if (es == 4 && s2 == 4 && s1 % 4 == 0 && ((uintptr_t)xb | (uintptr_t)yb) % 4 == 0) {
+        /* A true transpose of 32-bit elements: the input rows are the output columns. */
+        ei_kernels()->x32_transpose(d1, i1 - i0, (const uint32_t *)(const void *)(xb + i0 * 4),
+                                    s1 / 4, (uint32_t *)(void *)(yb + i0 * d1 * 4), d1);
+        return;
+    }
     switch (es) {
     case 1: TR_TILE_COPY(uint8_t) break;
     case 2: TR_TILE_COPY(uint16_t) break;

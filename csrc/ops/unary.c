@@ -2,8 +2,9 @@
  * unary.c - one-input elementwise math: Abs Neg Exp Log Sqrt Reciprocal Floor Ceil Round
  * Sign Erf, the trigonometric and hyperbolic functions and their inverses, and Not.
  * float32 and float64 use libm (Round is half to even via rint in the default rounding
- * mode); Abs, Neg and Sign also take 8 to 64-bit integers (wrapping, so Abs/Neg of the
- * minimum stay the minimum as in onnxruntime); Not takes bool. Activations live elsewhere.
+ * mode) except float32 Exp and Erf, which use the f32_exp / f32_erf kernels; Abs, Neg and
+ * Sign also take 8 to 64-bit integers (wrapping, so Abs/Neg of the minimum stay the
+ * minimum as in onnxruntime); Not takes bool. Activations live elsewhere.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -172,7 +173,15 @@ typedef struct un_ctx {
 static void un_span(const un_ctx *c, size_t b, size_t e) {
     size_t n = e - b;
     switch (c->dtype) {
-    case EI_DTYPE_F32: un_f32(c->kind, (const float *)c->x + b, (float *)c->y + b, n); break;
+    case EI_DTYPE_F32: {
+        const float *x = (const float *)c->x + b;
+        float *y = (float *)c->y + b;
+        /* Exp and Erf through the vector kernels (accuracy in kernels/x86/f32_exp_avx2.c) */
+        if (c->kind == UN_EXP) ei_kernels()->f32_exp(n, x, y);
+        else if (c->kind == UN_ERF) ei_kernels()->f32_erf(n, x, y);
+        else un_f32(c->kind, x, y, n);
+        break;
+    }
     case EI_DTYPE_F64: un_f64(c->kind, (const double *)c->x + b, (double *)c->y + b, n); break;
     case EI_DTYPE_I8: un_int8_t(c->kind, (const int8_t *)c->x + b, (int8_t *)c->y + b, n); break;
     case EI_DTYPE_U8: un_uint8_t(c->kind, (const uint8_t *)c->x + b, (uint8_t *)c->y + b, n); break;

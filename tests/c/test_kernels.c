@@ -21,6 +21,9 @@
 /* Tolerances (ulps vs the libm-based reference); the measured maxima are printed. */
 #define SIGMOID_ULP 4
 #define TANH_ULP 4
+#define EXP_ULP 2
+#define ERF_ULP 2
+#define GELU_ULP 8 /* vs double precision, for x > -1.3; see gelu_tol for the tail */
 
 static const size_t k_lengths[] = {0,  1,  2,  3,  4,  5,  7,  8,  9,  11, 15, 16,   17,
                                    19, 23, 31, 32, 33, 35, 63, 64, 65, 67, 97, 1000, 4099};
@@ -400,6 +403,264 @@ static void run_specials(const char *isa, const ei_kernel_table *t) {
     (void)isa;
 }
 
+/* ------------------------------------------------------------ exp family */
+
+/* GELU tolerance against the double-precision reference: GELU_ULP where the result is not
+ * small, plus the rounding of x/sqrt 2 amplified by x^2 in the negative tail, plus the
+ * flush to -0 below x = -5.55 (|gelu| < 8e-8 there). */
+static int gelu_ok(float x, float y, float r, int64_t *worst) {
+    if (isnan(r) || isinf(r)) return same(y, r);
+    int64_t d = ulp_dist(y, r);
+    if (x > -1.3f && d > *worst) *worst = d;
+    if (d <= GELU_ULP) return 1;
+    double err = fabs((double)y - r);
+    double tol = GELU_ULP * 1.2e-7 * fabs(r) + 1.2e-7 * (double)x * x * fabs(r);
+    if (x < -5.5f) tol += 8e-8;
+    return x <= -1.3f && err <= tol;
+}
+
+static int64_t run_gelu(const char *isa, v_fn f) {
+    int64_t worst = 0;
+    for (size_t li = 0; li < N_LENGTHS; li++) {
+        size_t n = k_lengths[li];
+        float *x = guarded_tail(&g_in_a, n);
+        fill(x, n, -8.0f, 8.0f, 1);
+        ei_f32_gelu__ref(n, x, ref_out);
+        float *y = out_buf(n);
+        f(n, x, y);
+        int ok = canaries_ok(y, n);
+        for (size_t i = 0; i < n; i++)
+            if (!gelu_ok(x[i], y[i], ref_out[i], &worst)) {
+                if (ok) fprintf(stderr, "  x=%.9g got %.9g want %.9g\n", x[i], y[i], ref_out[i]);
+                ok = 0;
+            }
+        memcpy(tmp_a, x, n * sizeof(float));
+        f(n, tmp_a, tmp_a); /* in place gives the same bits */
+        ok = ok && memcmp(tmp_a, y, n * sizeof(float)) == 0;
+        float *yg = guarded_tail(&g_out, n);
+        f(n, x, yg);
+        ok = ok && memcmp(yg, y, n * sizeof(float)) == 0;
+        if (!CHECK(ok)) fprintf(stderr, "  %s f32_gelu n=%zu\n", isa, n);
+    }
+    /* every 509th float */
+    enum { CH = 4096 };
+    static float xs[CH], ys[CH], rs[CH];
+    size_t k = 0;
+    int ok = 1;
+    for (uint64_t u = 0; u <= 0xffffffffull; u += 509) {
+        xs[k++] = u2f((uint32_t)u);
+        if (k == CH || u + 509 > 0xffffffffull) {
+            f(k, xs, ys);
+            ei_f32_gelu__ref(k, xs, rs);
+            for (size_t i = 0; i < k; i++)
+                if (!gelu_ok(xs[i], ys[i], rs[i], &worst)) {
+                    if (ok)
+                        fprintf(stderr, "  %s gelu x=%.9g got %.9g want %.9g\n", isa, xs[i],
+                                ys[i], rs[i]);
+                    ok = 0;
+                }
+            k = 0;
+        }
+    }
+    CHECK(ok);
+    return worst;
+}
+
+/* exp_sum: y = exp(x - shift) within EXP_ULP of ref, the sum within the reordering bound,
+ * y == NULL gives the same sum, in place allowed. */
+static void run_exp_sum(const char *isa, const ei_kernel_table *t) {
+    static const float shifts[] = {0.0f, 3.5f, -20.0f, 80.0f};
+    for (size_t si = 0; si < sizeof shifts / sizeof shifts[0]; si++) {
+        float sh = shifts[si];
+        for (size_t li = 0; li < N_LENGTHS; li++) {
+            size_t n = k_lengths[li];
+            float *x = guarded_tail(&g_in_a, n);
+            fill(x, n, -30.0f, 10.0f, 0);
+            float sr = ei_f32_exp_sum__ref(n, x, sh, ref_out);
+            float *y = out_buf(n);
+            float s = t->f32_exp_sum(n, x, sh, y);
+            int ok;
+            compare(y, n, EXP_ULP, &ok);
+            ok = ok && canaries_ok(y, n);
+            double tol = 1e-6 * (double)sr * (1.0 + (double)n * 0.12) + 1e-37;
+            ok = ok && fabs((double)s - sr) <= tol;
+            ok = ok && t->f32_exp_sum(n, x, sh, NULL) == s;
+            float *yg = guarded_tail(&g_out, n);
+            ok = ok && t->f32_exp_sum(n, x, sh, yg) == s;
+            memcpy(tmp_a, x, n * sizeof(float));
+            ok = ok && t->f32_exp_sum(n, tmp_a, sh, tmp_a) == s;
+            ok = ok && memcmp(tmp_a, y, n * sizeof(float)) == 0;
+            if (!CHECK(ok))
+                fprintf(stderr, "  %s exp_sum shift=%g n=%zu: %.9g vs %.9g\n", isa, sh, n, s, sr);
+        }
+    }
+    /* specials: NaN propagates to the sum, -inf contributes 0, +inf gives +inf */
+    float x[5] = {0.0f, -INFINITY, 1.0f, -200.0f, 2.0f}, y[5];
+    CHECK(t->f32_exp_sum(5, x, 2.0f, y) > 0.0f && y[1] == 0.0f && y[3] == 0.0f && y[4] == 1.0f);
+    x[2] = NAN;
+    CHECK(isnan(t->f32_exp_sum(5, x, 2.0f, y)) && isnan(y[2]));
+    x[2] = INFINITY;
+    CHECK(t->f32_exp_sum(5, x, 2.0f, y) == INFINITY);
+    CHECK(t->f32_exp_sum(0, x, 2.0f, NULL) == 0.0f);
+}
+
+static void run_exp_family(const char *isa, const ei_kernel_table *t) {
+    int64_t we = run_v(isa, "f32_exp", t->f32_exp, ei_f32_exp__ref, EXP_ULP, -110.0f, 90.0f);
+    int64_t wr = run_v(isa, "f32_erf", t->f32_erf, ei_f32_erf__ref, ERF_ULP, -5.0f, 5.0f);
+    int64_t se = sweep(t->f32_exp, ei_f32_exp__ref, 509, EXP_ULP);
+    int64_t sr = sweep(t->f32_erf, ei_f32_erf__ref, 509, ERF_ULP);
+    int64_t wg = run_gelu(isa, t->f32_gelu);
+    printf("  %s: max ulp vs ref: exp %lld (random) %lld (sweep), erf %lld / %lld, gelu %lld "
+           "(x > -1.3, vs double)\n",
+           isa, (long long)we, (long long)se, (long long)wr, (long long)sr, (long long)wg);
+    CHECK(se <= EXP_ULP);
+    CHECK(sr <= ERF_ULP);
+    run_exp_sum(isa, t);
+    float x[8] = {NAN, -0.0f, 0.0f, INFINITY, -INFINITY, 88.8f, -104.0f, 1e-40f}, y[8];
+    t->f32_exp(8, x, y);
+    CHECK(isnan(y[0]) && y[1] == 1.0f && y[2] == 1.0f && y[3] == INFINITY && f2u(y[4]) == 0 &&
+          y[5] == INFINITY && f2u(y[6]) == 0 && y[7] == 1.0f);
+    t->f32_erf(8, x, y);
+    CHECK(isnan(y[0]) && f2u(y[1]) == 0x80000000u && f2u(y[2]) == 0 && y[3] == 1.0f &&
+          y[4] == -1.0f && y[5] == 1.0f && y[6] == -1.0f && y[7] > 1e-40f && y[7] < 1.2e-40f);
+    t->f32_gelu(8, x, y);
+    CHECK(isnan(y[0]) && y[1] == 0.0f && y[2] == 0.0f && y[3] == INFINITY && isnan(y[4]) &&
+          y[5] == 88.8f && y[6] == 0.0f && y[7] == 0.5e-40f);
+}
+
+/* ------------------------------------------------------------ pooling passes */
+
+typedef void (*cols_fn)(size_t, size_t, const float *, size_t, float *);
+
+/* Column and row passes, bit-exact against ref: every k in 1..5, strides 1..3, inputs
+ * ending at the guard page (the last tap read is the last float before it), outputs at
+ * the guard page and misaligned with canaries, NaN / -inf / -0 mixed in. */
+static void run_pool(const char *isa, const ei_kernel_table *t) {
+    static float want[MAX_N];
+    for (size_t k = 1; k <= 5; k++) {
+        for (size_t li = 0; li < N_LENGTHS; li++) {
+            size_t n = k_lengths[li];
+            if (n == 0) continue;
+            /* columns: k rows of n floats, ldx = n + 3 */
+            for (int sum = 0; sum < 2; sum++) {
+                size_t ldx = n + 3, total = (k - 1) * ldx + n;
+                if (total > MAX_N) continue;
+                float *x = guarded_tail(&g_in_a, total);
+                fill(x, total, -10.0f, 10.0f, 1);
+                cols_fn f = sum ? t->f32_pool_cols_sum : t->f32_pool_cols_max;
+                cols_fn r = sum ? ei_f32_pool_cols_sum__ref : ei_f32_pool_cols_max__ref;
+                r(n, k, x, ldx, ref_out);
+                float *y = out_buf(n);
+                f(n, k, x, ldx, y);
+                int ok;
+                compare(y, n, -1, &ok);
+                ok = ok && canaries_ok(y, n);
+                float *yg = guarded_tail(&g_out, n);
+                f(n, k, x, ldx, yg);
+                ok = ok && memcmp(yg, y, n * sizeof(float)) == 0;
+                if (!CHECK(ok))
+                    fprintf(stderr, "  %s pool_cols sum=%d k=%zu n=%zu\n", isa, sum, k, n);
+            }
+            /* rows: n outputs of k taps at stride s */
+            for (size_t st = 1; st <= 3; st++) {
+                size_t len = (n - 1) * st + k;
+                if (len > MAX_N) continue;
+                float *x = guarded_tail(&g_in_a, len);
+                fill(x, len, -10.0f, 10.0f, 1);
+                float *y = out_buf(n);
+                ei_f32_pool_rows_max__ref(n, k, st, x, ref_out);
+                t->f32_pool_rows_max(n, k, st, x, y);
+                int ok;
+                compare(y, n, -1, &ok);
+                ok = ok && canaries_ok(y, n);
+                ei_f32_pool_rows_sum__ref(n, k, st, x, 0.37f, want);
+                memcpy(ref_out, want, n * sizeof(float));
+                float *yg = guarded_tail(&g_out, n);
+                t->f32_pool_rows_sum(n, k, st, x, 0.37f, yg);
+                int ok2;
+                compare(yg, n, -1, &ok2);
+                if (!CHECK(ok && ok2))
+                    fprintf(stderr, "  %s pool_rows k=%zu stride=%zu n=%zu\n", isa, k, st, n);
+            }
+        }
+    }
+    /* NaN never wins; an all -inf window gives -FLT_MAX */
+    float x[6] = {NAN, 1.0f, NAN, -INFINITY, -INFINITY, -INFINITY}, y[3];
+    t->f32_pool_rows_max(2, 2, 1, x, y);
+    CHECK(y[0] == 1.0f && y[1] == 1.0f);
+    t->f32_pool_rows_max(1, 3, 1, x + 3, y);
+    CHECK(y[0] == -FLT_MAX);
+    t->f32_pool_cols_max(3, 2, x, 3, y);
+    CHECK(y[0] == -FLT_MAX && y[1] == 1.0f && y[2] == -FLT_MAX);
+}
+
+/* ------------------------------------------------------------ transpose */
+
+/* Every rows x cols in 1..19 plus a few larger, padded leading dimensions, the input
+ * ending at the guard page, NaN payloads copied bit for bit, padding untouched. */
+static void run_transpose(const char *isa, const ei_kernel_table *t) {
+    static const size_t big[][2] = {{64, 37}, {12, 32}, {33, 130}, {128, 32}};
+    static uint32_t want[MAX_N], got[MAX_N];
+    for (size_t rows = 1; rows <= 23; rows++) {
+        for (size_t cols = 1; cols <= 23 + 4; cols++) {
+            size_t r = rows, c = cols;
+            if (cols > 23) {
+                r = big[cols - 24][0];
+                c = big[cols - 24][1];
+                if (rows > 1) continue;
+            }
+            size_t ldx = c + rows % 3, ldy = r + cols % 2, total = (r - 1) * ldx + c;
+            if (total > MAX_N || c * ldy > MAX_N) continue;
+            uint32_t *x = (uint32_t *)(void *)guarded_tail(&g_in_a, total);
+            for (size_t i = 0; i < total; i++) x[i] = rng_u32() | 0x7f800001u * (i % 5 == 0);
+            for (size_t i = 0; i < c * ldy; i++) want[i] = got[i] = 0xdeadbeefu;
+            ei_x32_transpose__ref(r, c, x, ldx, want, ldy);
+            t->x32_transpose(r, c, x, ldx, got, ldy);
+            if (!CHECK(memcmp(want, got, c * ldy * sizeof(uint32_t)) == 0))
+                fprintf(stderr, "  %s x32_transpose %zux%zu\n", isa, r, c);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ normalization passes */
+
+static void run_norm(const char *isa, const ei_kernel_table *t) {
+    static float sc[MAX_N], bi[MAX_N];
+    for (size_t li = 0; li < N_LENGTHS; li++) {
+        size_t n = k_lengths[li];
+        float *x = guarded_tail(&g_in_a, n);
+        fill(x, n, 90.0f, 110.0f, 0); /* |mean| >> std: the centered form matters */
+        fill(sc, n, -2.0f, 2.0f, 0);
+        fill(bi, n, -1.0f, 1.0f, 0);
+        float c = 100.0f;
+        double sd = 0;
+        for (size_t i = 0; i < n; i++)
+            sd += ((double)x[i] - c) * ((double)x[i] - c);
+        float s = t->f32_sumsq_dev(n, x, c), sr = ei_f32_sumsq_dev__ref(n, x, c);
+        int ok = fabs((double)s - sr) <= (double)(n + 2) * 1.2e-7 * sd + 1e-30;
+        if (!CHECK(ok)) fprintf(stderr, "  %s sumsq_dev n=%zu: %.9g vs %.9g\n", isa, n, s, sr);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            const float *b = with_bias ? bi : NULL;
+            ei_f32_norm_affine__ref(n, x, c, 0.3f, sc, b, ref_out);
+            float *y = out_buf(n);
+            t->f32_norm_affine(n, x, c, 0.3f, sc, b, y);
+            ok = canaries_ok(y, n);
+            for (size_t i = 0; i < n; i++) {
+                double big = fabs(((double)x[i] - c) * 0.3 * sc[i]) + (b ? fabs(b[i]) : 0);
+                if (!(fabs((double)y[i] - ref_out[i]) <= 2.4e-7 * big + 1e-30)) ok = 0;
+            }
+            float *yg = guarded_tail(&g_out, n);
+            t->f32_norm_affine(n, x, c, 0.3f, sc, b, yg);
+            ok = ok && memcmp(yg, y, n * sizeof(float)) == 0;
+            memcpy(tmp_a, x, n * sizeof(float));
+            t->f32_norm_affine(n, tmp_a, c, 0.3f, sc, b, tmp_a); /* in place */
+            ok = ok && memcmp(tmp_a, y, n * sizeof(float)) == 0;
+            if (!CHECK(ok)) fprintf(stderr, "  %s norm_affine bias=%d n=%zu\n", isa, with_bias, n);
+        }
+    }
+    CHECK(t->f32_sumsq_dev(0, NULL, 1.0f) == 0.0f);
+}
+
 static void test_isa(ei_isa want) {
     ei_kernel_table t;
     ei_isa got = ei_kernels_for_isa(want, &t);
@@ -438,6 +699,10 @@ static void test_isa(ei_isa want) {
     CHECK(ss <= SIGMOID_ULP);
     CHECK(st <= TANH_ULP);
     run_reduce(isa, &t);
+    run_exp_family(isa, &t);
+    run_pool(isa, &t);
+    run_transpose(isa, &t);
+    run_norm(isa, &t);
 }
 
 static void test_ref(void) {

@@ -444,6 +444,39 @@ def test_maxpool(xs, attrs, storage_order, threads):
     check(model, {"x": rand(xs)}, threads=threads, exact=True)
 
 
+# Without Indices, 2-D windows with dilation 1 take the row-kernel path (pool_plane_2d):
+# widths around the vector tiles (8, 16), strides 1, 2 and 3, pads on both sides,
+# ceil_mode windows past the end, -inf in the data. (NaN is left to test_kernels.c: here
+# onnxruntime's 2-D MaxPool lets a NaN win or not depending on its position.)
+POOL2D_CASES = MAXPOOL_CASES + [
+    ([1, 3, 5, 17], dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])),
+    ([1, 3, 9, 33], dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ([1, 2, 8, 31], dict(kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)),
+    ([1, 4, 20, 20], dict(kernel_shape=[5, 5], strides=[1, 1], pads=[2, 2, 2, 2])),
+    ([1, 2, 10, 10], dict(kernel_shape=[5, 5], strides=[1, 1], pads=[2, 2, 2, 2])),
+    ([1, 2, 11, 16], dict(kernel_shape=[1, 4], strides=[3, 3], pads=[0, 2, 0, 1])),
+    ([1, 2, 12, 40], dict(kernel_shape=[3, 1], strides=[1, 2])),
+    ([1, 8, 112, 112], dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("xs,attrs", POOL2D_CASES)
+def test_maxpool_row_kernels(xs, attrs, threads):
+    model = pool_model("MaxPool", xs, **attrs)
+    x = rand(xs)
+    flat = x.reshape(-1)
+    flat[3::11] = -np.inf
+    check(model, {"x": x}, threads=threads, exact=True)
+
+
+@pytest.mark.parametrize("cip", [0, 1])
+@pytest.mark.parametrize("xs,attrs", POOL2D_CASES[-8:])
+def test_averagepool_row_kernels(xs, attrs, cip):
+    model = pool_model("AveragePool", xs, count_include_pad=cip, **attrs)
+    check(model, {"x": rand(xs)})
+
+
 def test_maxpool_without_indices_and_ties():
     model = pool_model("MaxPool", [1, 1, 4, 4], kernel_shape=[2, 2], pads=[1, 1, 1, 1])
     x = np.zeros([1, 1, 4, 4], np.float32)
