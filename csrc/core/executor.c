@@ -343,7 +343,9 @@ ei_status ei_executor_create(ei_graph *g, const ei_executor_config *cfg, ei_exec
     e->create_prepare_ns = t1 - t0;
     e->create_optimize_ns = ei_now_ns() - t1;
 
+    /* Passes may add nodes and values: size per-node and per-value arrays after them. */
     nn = (size_t)g->n_nodes + 1;
+    nv = (size_t)g->n_values + 1;
     e->seg_start = calloc(nn, sizeof *e->seg_start);
     e->seg_end = calloc(nn, sizeof *e->seg_end);
     e->sig = calloc(nn, sizeof *e->sig);

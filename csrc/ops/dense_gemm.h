@@ -1,7 +1,8 @@
 /*
  * dense_gemm.h - one matrix product split over the session's thread pool by row or
  * column blocks (shared by Gemm and MatMul). ei_sgemm itself is single-threaded; this
- * picks how many tasks are worth it from the problem size.
+ * picks how many tasks are worth it from the problem size, and applies the fused
+ * epilogue (bias over N, activation) to each block while it is still in cache.
  */
 #ifndef EI_OPS_DENSE_GEMM_H
 #define EI_OPS_DENSE_GEMM_H
@@ -22,6 +23,10 @@ typedef struct ei_dense_gemm {
     size_t lda, ldb;
     float *c;
     size_t ldc;
+    /* Epilogue, applied to each block right after its product: C[i][j] += bias[j], then
+     * act. NULL: none. */
+    const float *bias;
+    const ei_act *act;
     /* split */
     size_t n_tasks, block; /* block rows (split_rows) or columns per task */
     int split_rows;
@@ -37,7 +42,19 @@ static inline size_t ei_dense_task_count(size_t m, size_t n, size_t k, int num_t
     return t ? t : 1;
 }
 
-/* C block [r0, r1) x [c0, c1) of the product. k == 0 writes beta*C (or zeros). */
+/* The epilogue on C block rows [0, m) x columns [c0, c0 + n), c pointing at its start. */
+static inline void ei_dense_gemm_epilogue(const ei_dense_gemm *g, float *c, size_t m, size_t c0,
+                                          size_t n) {
+    if (!g->bias && (!g->act || g->act->kind == EI_ACT_KIND_NONE)) return;
+    for (size_t i = 0; i < m; i++) {
+        float *row = c + i * g->ldc;
+        if (g->bias) ei_kernels()->f32_vadd(n, row, g->bias + c0, row);
+        if (g->act) ei_f32_act_apply(g->act, n, row);
+    }
+}
+
+/* C block [r0, r1) x [c0, c1) of the product, then the epilogue. k == 0 writes beta*C
+ * (or zeros). */
 static inline void ei_dense_gemm_block(const ei_dense_gemm *g, size_t r0, size_t r1, size_t c0,
                                        size_t c1) {
     if (r1 <= r0 || c1 <= c0) return;
@@ -49,12 +66,13 @@ static inline void ei_dense_gemm_block(const ei_dense_gemm *g, size_t r0, size_t
             if (g->beta == 0.0f) memset(row, 0, n * sizeof(float));
             else ei_kernels()->f32_vmulc(n, row, g->beta, row);
         }
-        return;
+    } else {
+        const float *a = g->trans_a ? g->a + r0 : g->a + r0 * g->lda;
+        const float *b = g->trans_b ? g->b + c0 * g->ldb : g->b + c0;
+        ei_sgemm(g->trans_a, g->trans_b, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
+                 g->ldc);
     }
-    const float *a = g->trans_a ? g->a + r0 : g->a + r0 * g->lda;
-    const float *b = g->trans_b ? g->b + c0 * g->ldb : g->b + c0;
-    ei_sgemm(g->trans_a, g->trans_b, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
-             g->ldc);
+    ei_dense_gemm_epilogue(g, c, m, c0, n);
 }
 
 static inline void ei_dense_gemm_task(void *arg, size_t task, int thread) {

@@ -2,6 +2,8 @@
  * gemm.c - ONNX Gemm (float32): Y = alpha * op(A) op(B) + beta * C, with C broadcast
  * unidirectionally to [M, N] and optional from opset 11. The product goes through
  * ei_sgemm, split over the thread pool by rows or columns (dense_gemm.h).
+ * Also com.edgeinfer FusedGemm (opt/fuse_matmul.c): Gemm's inputs and attributes plus
+ * activation/activation_params, applied to each block right after its product.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "core/core.h"
 #include "kernels/kernels.h"
 #include "ops/dense_gemm.h"
+#include "ops/fused_act.h"
 
 typedef struct gemm_state {
     float alpha, beta;
@@ -16,6 +19,7 @@ typedef struct gemm_state {
     /* infer */
     size_t m, n, k;
     int c_rows, c_cols; /* 0: C broadcast along that axis, 1: C has that axis; -1: no C */
+    ei_act act;         /* FusedGemm */
 } gemm_state;
 
 static ei_status gemm_prepare(ei_exec *ex, ei_node *node) {
@@ -23,7 +27,8 @@ static ei_status gemm_prepare(ei_exec *ex, ei_node *node) {
     ei_status st = EI_STATUS_OK;
     gemm_state *s = NULL;
     int64_t ta = 0, tb = 0;
-    bool need_c = node->opset < 11;
+    bool fused = strcmp(node->domain, EI_DOMAIN_EDGEINFER) == 0;
+    bool need_c = !fused && node->opset < 11;
     if (node->n_inputs < 2 || node->n_inputs > 3 || node->n_outputs != 1 ||
         node->outputs[0] < 0) {
         st = ei_node_error(node, EI_STATUS_INVALID_MODEL,
@@ -56,6 +61,7 @@ static ei_status gemm_prepare(ei_exec *ex, ei_node *node) {
     }
     s->trans_a = (int)ta;
     s->trans_b = (int)tb;
+    if (fused) EI_TRY(ei_fused_act_parse(node, &s->act));
     node->state = s;
     s = NULL;
 cleanup:
@@ -153,7 +159,8 @@ static ei_status gemm_run(ei_exec *ex, ei_node *node) {
                        .lda = s->trans_a ? m : s->k,
                        .ldb = s->trans_b ? s->k : n,
                        .c = yd,
-                       .ldc = n};
+                       .ldc = n,
+                       .act = &s->act};
     ei_dense_gemm_run(ex, &g);
     return EI_STATUS_OK;
 }

@@ -3,6 +3,9 @@
  * their dim removed again, batch dims broadcast. A product whose B has no batch is one
  * tall GEMM over all of A's rows; otherwise each batch entry is its own ei_sgemm, with
  * the work spread over the pool by batch entry and row block.
+ * Also com.edgeinfer FusedMatMul (made by opt/fuse_matmul.c): inputs A, B and an optional
+ * bias over N, attributes activation/activation_params; Y = act(A @ B + bias), the
+ * epilogue applied to each block right after its GEMM.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 #include "core/core.h"
 #include "kernels/kernels.h"
 #include "ops/dense_gemm.h"
+#include "ops/fused_act.h"
 #include "ops/matmul_shape.h"
 
 typedef struct mat_mul_state {
@@ -17,23 +21,29 @@ typedef struct mat_mul_state {
     size_t m, n, k, batch; /* copies of ms's */
     int fold;        /* B has no batch and A is not broadcast: one GEMM of batch*m rows */
     size_t row_blocks, block_rows;
+    ei_act act; /* FusedMatMul */
 } mat_mul_state;
 
 typedef struct mat_mul_args {
     const mat_mul_state *s;
-    const float *a, *b;
+    const float *a, *b, *bias;
     float *y;
 } mat_mul_args;
 
 static ei_status mat_mul_prepare(ei_exec *ex, ei_node *node) {
     (void)ex;
-    if (node->n_inputs != 2 || node->n_outputs != 1 || node->inputs[0] < 0 ||
-        node->inputs[1] < 0)
+    bool fused = strcmp(node->domain, EI_DOMAIN_EDGEINFER) == 0;
+    ei_act act;
+    if (node->n_inputs < 2 || node->n_inputs > (fused ? 3 : 2) || node->n_outputs != 1 ||
+        node->inputs[0] < 0 || node->inputs[1] < 0 || node->outputs[0] < 0)
         return ei_node_error(node, EI_STATUS_INVALID_MODEL,
-                             "expected 2 inputs and 1 output, got %d inputs and %d outputs",
-                             node->n_inputs, node->n_outputs);
+                             "expected inputs A, B%s and 1 output, got %d inputs and %d outputs",
+                             fused ? " (and optional bias)" : "", node->n_inputs, node->n_outputs);
+    memset(&act, 0, sizeof act);
+    if (fused) EI_CHECK(ei_fused_act_parse(node, &act));
     mat_mul_state *s = calloc(1, sizeof *s);
     if (!s) return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
+    s->act = act;
     node->state = s;
     return EI_STATUS_OK;
 }
@@ -48,6 +58,17 @@ static ei_status mat_mul_infer(ei_exec *ex, ei_node *node) {
                              ei_dtype_name(b->dtype));
     ei_matmul_shape *ms = &s->ms;
     EI_CHECK(ei_matmul_shape_infer(node, a, b, "A", "B", ms));
+    const ei_value *bias = ei_node_in(ex, node, 2);
+    if (bias && (bias->dtype != EI_DTYPE_F32 || bias->rank != 1 || b->rank < 2 ||
+                 bias->dims[0] != (int64_t)ms->n)) {
+        char buf[128], buf2[128];
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "bias '%s' (%s) %s must be float32 of shape [N] with B '%s' %s of "
+                             "rank >= 2",
+                             bias->name, ei_dtype_name(bias->dtype),
+                             ei_shape_str(bias->rank, bias->dims, buf, sizeof buf), b->name,
+                             ei_shape_str(b->rank, b->dims, buf2, sizeof buf2));
+    }
     EI_CHECK(ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, ms->orank, ms->odims));
     s->batch = ms->batch;
     s->m = ms->m;
@@ -81,7 +102,9 @@ static void mat_mul_task(void *arg, size_t task, int thread) {
                        .lda = s->k,
                        .ldb = s->n,
                        .c = p->y + bi * s->m * s->n,
-                       .ldc = s->n};
+                       .ldc = s->n,
+                       .bias = p->bias,
+                       .act = &s->act};
     size_t r0 = blk * s->block_rows, r1 = r0 + s->block_rows < s->m ? r0 + s->block_rows : s->m;
     ei_dense_gemm_block(&g, r0, r1, 0, s->n);
 }
@@ -89,6 +112,8 @@ static void mat_mul_task(void *arg, size_t task, int thread) {
 static ei_status mat_mul_run(ei_exec *ex, ei_node *node) {
     const mat_mul_state *s = node->state;
     const ei_value *a = ei_node_in(ex, node, 0), *b = ei_node_in(ex, node, 1);
+    const ei_value *bias = ei_node_in(ex, node, 2);
+    const float *bd = bias ? bias->data : NULL;
     ei_value *y = ei_node_out(ex, node, 0);
     if (s->batch == 0 || s->m == 0 || s->n == 0) return EI_STATUS_OK;
     if (s->fold) {
@@ -102,11 +127,13 @@ static ei_status mat_mul_run(ei_exec *ex, ei_node *node) {
                            .lda = s->k,
                            .ldb = s->n,
                            .c = y->data,
-                           .ldc = s->n};
+                           .ldc = s->n,
+                           .bias = bd,
+                           .act = &s->act};
         ei_dense_gemm_run(ex, &g);
         return EI_STATUS_OK;
     }
-    mat_mul_args p = {s, a->data, b->data, y->data};
+    mat_mul_args p = {s, a->data, b->data, bd, y->data};
     size_t n_tasks = s->batch * s->row_blocks;
     if (n_tasks == 1) mat_mul_task(&p, 0, 0);
     else ei_threadpool_run(ex->pool, n_tasks, mat_mul_task, &p);

@@ -1,25 +1,51 @@
 /*
- * opt.c - the pass driver and the node-removal helper the passes share.
+ * opt.c - the pass driver and the node-removal helper the passes share. Eliminations
+ * run before fusions so that patterns are seen without the exporter's no-op nodes.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "opt/opt.h"
 
-static const ei_pass_fn ei_passes[] = {
-    ei_pass_fold_constants,
-    ei_pass_eliminate_identity,
-    ei_pass_eliminate_dead,
+static const struct {
+    const char *name;
+    ei_pass_fn fn;
+} ei_passes[] = {
+    {"fold_constants", ei_pass_fold_constants},
+    {"eliminate_identity", ei_pass_eliminate_identity},
+    {"eliminate_reshapes", ei_pass_eliminate_reshapes},
+    {"eliminate_dead", ei_pass_eliminate_dead},
+    {"fold_batch_norm", ei_pass_fold_batch_norm},
+    {"fuse_conv", ei_pass_fuse_conv},
+    {"fuse_matmul", ei_pass_fuse_matmul},
+    {"fuse_gelu", ei_pass_fuse_gelu},
+    {"fuse_layer_norm", ei_pass_fuse_layer_norm},
 };
+
+/* Whether pass `name` is listed in EI_OPT_DISABLE (comma-separated pass names): a switch
+ * for measuring each pass and for bisecting a suspected optimizer bug. */
+static bool ei_pass_disabled(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
 
 ei_status ei_optimize(ei_exec *ex, int level) {
     if (level <= 0) return EI_STATUS_OK;
-    /* Each pass only removes nodes, so this terminates; the cap is a guard. */
+    const char *off = getenv("EI_OPT_DISABLE");
+    /* Each pass removes nodes or turns ONNX nodes into fused ones that no pass matches
+     * again, so this terminates; the cap is a guard. */
     for (int round = 0; round < 16; round++) {
         bool any = false;
         for (size_t p = 0; p < sizeof ei_passes / sizeof ei_passes[0]; p++) {
             bool changed = false;
-            EI_CHECK(ei_passes[p](ex, &changed));
+            if (off && ei_pass_disabled(off, ei_passes[p].name)) continue;
+            EI_CHECK(ei_passes[p].fn(ex, &changed));
             any = any || changed;
         }
         if (!any) break;

@@ -76,7 +76,9 @@ static void test_run_and_replan(void) {
         CHECK_EQ_INT(out.dims[0], batch);
         CHECK_EQ_INT(out.dims[1], 3);
         CHECK_EQ_INT(out.nbytes, (size_t)batch * 3 * sizeof(float));
-        CHECK(ei_session_arena_bytes(s) > 0);
+        /* MatMul+Add+Relu fuse into one node writing the caller's output: the arena may
+         * be empty, so only check that planning left a sane figure. */
+        CHECK(ei_session_arena_bytes(s) < ((size_t)1 << 20));
         out.data = y;
         out.nbytes = sizeof y;
         CHECK_OK(ei_session_run(s, &in, 1, &out, 1));
