@@ -3,13 +3,19 @@
  * column blocks (shared by Gemm and MatMul). ei_sgemm itself is single-threaded; this
  * picks how many tasks are worth it from the problem size, and applies the fused
  * epilogue (bias over N, activation) to each block while it is still in cache.
+ * When B is a constant packed once at creation (ei_dense_packed_b), the blocks go to the
+ * packed-B micro-kernel (kernels/gemm.h) with the epilogue fused into its stores;
+ * otherwise to ei_sgemm.
  */
 #ifndef EI_OPS_DENSE_GEMM_H
 #define EI_OPS_DENSE_GEMM_H
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/core.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 /* Below this many multiply-adds a product is not worth a second thread. */
@@ -27,6 +33,9 @@ typedef struct ei_dense_gemm {
      * act. NULL: none. */
     const float *bias;
     const ei_act *act;
+    /* Optional: B packed by gk->pack_b (then trans_a == 0, alpha == 1, beta == 0). */
+    const ei_gemm_kernel *gk;
+    const float *packed_b;
     /* split */
     size_t n_tasks, block; /* block rows (split_rows) or columns per task */
     int split_rows;
@@ -60,6 +69,12 @@ static inline void ei_dense_gemm_block(const ei_dense_gemm *g, size_t r0, size_t
     if (r1 <= r0 || c1 <= c0) return;
     size_t m = r1 - r0, n = c1 - c0;
     float *c = g->c + r0 * g->ldc + c0;
+    if (g->packed_b) {
+        ei_gemm_epilogue ep = {g->bias, 1, NULL, 0, {EI_ACT_KIND_NONE, 0.0f, 0.0f}};
+        if (g->act) ep.act = *g->act;
+        g->gk->gemm_pb(g->k, g->a, g->lda, g->packed_b, g->c, g->ldc, &ep, r0, r1, c0, c1);
+        return;
+    }
     if (g->k == 0) {
         for (size_t i = 0; i < m; i++) {
             float *row = c + i * g->ldc;
@@ -101,9 +116,64 @@ static inline void ei_dense_gemm_plan(ei_dense_gemm *g, size_t max_tasks) {
     }
     if (t > extent) t = extent;
     size_t block = (extent + t - 1) / t;
-    if (!g->split_rows && block < extent) block = (block + 15) / 16 * 16;
+    if (!g->split_rows && block < extent) {
+        /* Column blocks start on a packed panel boundary. */
+        size_t q = g->packed_b && g->gk->nr > 16 ? g->gk->nr : 16;
+        block = (block + q - 1) / q * q;
+    }
     g->block = block;
     g->n_tasks = (extent + block - 1) / block;
+}
+
+/* A constant B[K,N] (trans_b: stored [N][K]) packed once for the packed-B kernel, kept
+ * with the op's state. ei_dense_packed_b_update packs on the first call and again only
+ * when the data pointer or shape changes (the optimizer may rewrite weights after
+ * prepare, so ops pack at infer). */
+typedef struct ei_dense_packed_b {
+    const ei_gemm_kernel *gk;
+    float *data;
+    const void *src;
+    size_t k, n;
+    int trans_b;
+} ei_dense_packed_b;
+
+static inline void ei_dense_packed_b_free(ei_dense_packed_b *p) {
+    ei_aligned_free(p->data);
+    memset(p, 0, sizeof *p);
+}
+
+/* Whether the packed kernel should take a product with constant B: tests/c/bench_gemm.c
+ * measured it at or above cblas_sgemm on every constant-weight shape of the benchmark
+ * models (1.1x on MiniLM's products, 4x on a batch-1 1280x1000 GEMV). EI_GEMM=blas in the
+ * environment (read when the session plans) forces OpenBLAS, for comparisons. */
+static inline bool ei_dense_packed_wanted(size_t m, size_t n, size_t k) {
+    (void)m;
+    const char *e = getenv("EI_GEMM");
+    if (e && strcmp(e, "blas") == 0) return false;
+    return n > 0 && k > 0;
+}
+
+static inline ei_status ei_dense_packed_b_update(const ei_node *node, ei_dense_packed_b *p,
+                                                 const ei_value *b, size_t k, size_t n,
+                                                 int trans_b) {
+    if (p->data && p->src == b->data && p->k == k && p->n == n && p->trans_b == trans_b)
+        return EI_STATUS_OK;
+    ei_dense_packed_b_free(p);
+    const ei_gemm_kernel *gk = ei_gemm_kernel_get();
+    size_t bytes = gk->pack_b_size(k, n);
+    if (!bytes) return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                                     "weights '%s' are too large to pack", b->name);
+    p->data = ei_aligned_alloc(bytes);
+    if (!p->data)
+        return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory packing '%s'",
+                             b->name);
+    gk->pack_b(k, n, b->data, trans_b ? k : n, trans_b, p->data);
+    p->gk = gk;
+    p->src = b->data;
+    p->k = k;
+    p->n = n;
+    p->trans_b = trans_b;
+    return EI_STATUS_OK;
 }
 
 /* Runs the product over ex's pool. */

@@ -20,7 +20,18 @@ typedef struct gemm_state {
     size_t m, n, k;
     int c_rows, c_cols; /* 0: C broadcast along that axis, 1: C has that axis; -1: no C */
     ei_act act;         /* FusedGemm */
+    /* Constant B packed at infer when the product fits the packed kernel: no transA,
+     * alpha 1, and C absent, scaled by 0, or a bias row over N with beta 1. */
+    ei_dense_packed_b packed;
+    int c_as_bias;
 } gemm_state;
+
+static void gemm_destroy(void *p) {
+    gemm_state *s = p;
+    if (!s) return;
+    ei_dense_packed_b_free(&s->packed);
+    free(s);
+}
 
 static ei_status gemm_prepare(ei_exec *ex, ei_node *node) {
     (void)ex;
@@ -118,6 +129,13 @@ static ei_status gemm_infer(ei_exec *ex, ei_node *node) {
     s->k = (size_t)ka;
     int64_t dims[2] = {m, n};
     EI_CHECK(ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, 2, dims));
+    bool no_c = !c || s->beta == 0.0f;
+    s->c_as_bias = !no_c && s->beta == 1.0f && s->c_rows == 0 && s->c_cols == 1;
+    if (!s->trans_a && s->alpha == 1.0f && (no_c || s->c_as_bias) &&
+        (b->flags & EI_VALUE_FLAG_CONST) && b->data && ei_dense_packed_wanted(s->m, s->n, s->k))
+        EI_CHECK(ei_dense_packed_b_update(node, &s->packed, b, s->k, s->n, s->trans_b));
+    else
+        ei_dense_packed_b_free(&s->packed);
     node->scratch_bytes = 0;
     return EI_STATUS_OK;
 bad_c:
@@ -136,6 +154,22 @@ static ei_status gemm_run(ei_exec *ex, ei_node *node) {
     size_t m = s->m, n = s->n;
     if (m == 0 || n == 0) return EI_STATUS_OK;
     float beta = 0.0f;
+    if (s->packed.data) {
+        ei_dense_gemm g = {.m = m,
+                           .n = n,
+                           .k = s->k,
+                           .alpha = 1.0f,
+                           .a = a->data,
+                           .lda = s->k,
+                           .c = yd,
+                           .ldc = n,
+                           .bias = s->c_as_bias ? (const float *)c->data : NULL,
+                           .act = &s->act,
+                           .gk = s->packed.gk,
+                           .packed_b = s->packed.data};
+        ei_dense_gemm_run(ex, &g);
+        return EI_STATUS_OK;
+    }
     if (c && s->beta != 0.0f) {
         /* Y = broadcast(C), then the product accumulates with beta. */
         const float *cd = c->data;
@@ -165,4 +199,5 @@ static ei_status gemm_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_gemm = {gemm_prepare, gemm_infer, gemm_run, free, .dtypes = "float32"};
+const ei_op_fns ei_op_fns_gemm = {gemm_prepare, gemm_infer, gemm_run, gemm_destroy,
+                                  .dtypes = "float32"};

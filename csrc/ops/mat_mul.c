@@ -22,7 +22,15 @@ typedef struct mat_mul_state {
     int fold;        /* B has no batch and A is not broadcast: one GEMM of batch*m rows */
     size_t row_blocks, block_rows;
     ei_act act; /* FusedMatMul */
+    ei_dense_packed_b packed; /* constant 2-D B, packed at infer (fold case only) */
 } mat_mul_state;
+
+static void mat_mul_destroy(void *p) {
+    mat_mul_state *s = p;
+    if (!s) return;
+    ei_dense_packed_b_free(&s->packed);
+    free(s);
+}
 
 typedef struct mat_mul_args {
     const mat_mul_state *s;
@@ -75,6 +83,11 @@ static ei_status mat_mul_infer(ei_exec *ex, ei_node *node) {
     s->n = ms->n;
     s->k = ms->k;
     s->fold = ms->b_batch == 1 && ms->a_batch == ms->batch;
+    if (s->fold && b->rank >= 2 && (b->flags & EI_VALUE_FLAG_CONST) && b->data &&
+        ei_dense_packed_wanted(s->batch * s->m, s->n, s->k))
+        EI_CHECK(ei_dense_packed_b_update(node, &s->packed, b, s->k, s->n, 0));
+    else
+        ei_dense_packed_b_free(&s->packed);
     size_t t = 1;
     if (!s->fold && s->batch < (size_t)ex->num_threads)
         t = ei_dense_task_count(s->m, s->n, s->k, ex->num_threads);
@@ -129,7 +142,9 @@ static ei_status mat_mul_run(ei_exec *ex, ei_node *node) {
                            .c = y->data,
                            .ldc = s->n,
                            .bias = bd,
-                           .act = &s->act};
+                           .act = &s->act,
+                           .gk = s->packed.gk,
+                           .packed_b = s->packed.data};
         ei_dense_gemm_run(ex, &g);
         return EI_STATUS_OK;
     }
@@ -140,5 +155,6 @@ static ei_status mat_mul_run(ei_exec *ex, ei_node *node) {
     return EI_STATUS_OK;
 }
 
-const ei_op_fns ei_op_fns_mat_mul = {mat_mul_prepare, mat_mul_infer, mat_mul_run, free,
+const ei_op_fns ei_op_fns_mat_mul = {mat_mul_prepare, mat_mul_infer, mat_mul_run,
+                                     mat_mul_destroy,
                                      .dtypes = "float32"};

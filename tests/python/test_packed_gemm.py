@@ -1,0 +1,116 @@
+"""MatMul, Gemm and their fused forms with constant weights take the packed-B GEMM kernel
+(kernels/gemm.h), packed once at creation. Compared with onnxruntime over shapes that do
+not fill the micro-kernel's tiles (M, N, K of 1, tails around 16 and 32 columns), batch-1
+GEMV, K-blocked products and both thread counts; and with the OpenBLAS path of the same
+session build (EI_GEMM=blas), which must agree to float32 reassociation.
+
+Tolerance: rtol 1e-5 / atol 1e-5 * max|y| (ortcheck's default): both engines sum K
+products in float32 in different orders.
+"""
+import os
+
+import pytest
+
+from ortcheck import TensorProto, check_model, helper, make_model, np, run_ei, assert_close
+
+import edgeinfer
+
+SHAPES = [  # (batch dims of A, M, K, N)
+    ((), 1, 1, 1),
+    ((), 1, 7, 33),
+    ((), 1, 512, 1000),
+    ((), 3, 17, 15),
+    ((), 13, 31, 47),
+    ((), 12, 64, 32),
+    ((), 25, 100, 65),
+    ((), 64, 1000, 17),
+    ((1,), 128, 384, 96),
+    ((2,), 5, 9, 31),
+    ((1,), 7, 1, 40),
+]
+
+
+def _sess_options(threads):
+    so = edgeinfer.SessionOptions()
+    so.intra_op_num_threads = threads
+    return so
+
+
+def _matmul_model(batch, m, k, n, rng, bias=False, act=None):
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["a", "w"], ["mm"])]
+    inits = [("w", w)]
+    last = "mm"
+    if bias:
+        inits.append(("b", rng.standard_normal(n).astype(np.float32)))
+        nodes.append(helper.make_node("Add", [last, "b"], ["biased"]))
+        last = "biased"
+    if act:
+        nodes.append(helper.make_node(act, [last], ["acted"]))
+        last = "acted"
+    nodes.append(helper.make_node("Identity", [last], ["y"]))
+    shape = list(batch) + [m, k]
+    out = list(batch) + [m, n]
+    return make_model(nodes, [("a", TensorProto.FLOAT, shape)], [("y", TensorProto.FLOAT, out)],
+                      inits)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch,m,k,n", SHAPES)
+def test_matmul_constant_weights(batch, m, k, n, threads):
+    rng = np.random.default_rng(m * 1000 + k * 10 + n)
+    model = _matmul_model(batch, m, k, n, rng)
+    a = rng.standard_normal(list(batch) + [m, k]).astype(np.float32)
+    check_model(model, {"a": a}, sess_options=_sess_options(threads))
+
+
+@pytest.mark.parametrize("act", [None, "Relu", "Sigmoid", "Tanh"])
+@pytest.mark.parametrize("batch,m,k,n", [((), 1, 300, 70), ((1,), 19, 45, 33)])
+def test_matmul_bias_activation_fused(batch, m, k, n, act):
+    rng = np.random.default_rng(7)
+    model = _matmul_model(batch, m, k, n, rng, bias=True, act=act)
+    a = rng.standard_normal(list(batch) + [m, k]).astype(np.float32)
+    check_model(model, {"a": a}, sess_options=_sess_options(2))
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+@pytest.mark.parametrize("c_shape", [None, (1,), (37,), (1, 37), (5, 37)])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, 1.0), (1.0, 0.0), (1.0, 2.0)])
+def test_gemm_constant_weights(trans_b, c_shape, alpha, beta):
+    rng = np.random.default_rng(3)
+    m, k, n = 5, 29, 37
+    w = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    inputs = ["a", "w"]
+    inits = [("w", w)]
+    if c_shape is not None:
+        inits.append(("c", rng.standard_normal(c_shape).astype(np.float32)))
+        inputs.append("c")
+    node = helper.make_node("Gemm", inputs, ["y"], transB=trans_b, alpha=alpha, beta=beta)
+    model = make_model([node], [("a", TensorProto.FLOAT, [m, k])], [("y", TensorProto.FLOAT, [m, n])],
+                       inits)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    for threads in (1, 2):
+        check_model(model, {"a": a}, sess_options=_sess_options(threads))
+
+
+def test_packed_and_blas_paths_agree(monkeypatch):
+    rng = np.random.default_rng(11)
+    model = _matmul_model((1,), 77, 513, 130, rng, bias=True, act="Relu")
+    a = rng.standard_normal((1, 77, 513)).astype(np.float32)
+    packed = run_ei(model, {"a": a}, sess_options=_sess_options(2))[0]
+    monkeypatch.setenv("EI_GEMM", "blas")
+    blas = run_ei(model, {"a": a}, sess_options=_sess_options(2))[0]
+    assert_close(packed, blas, what="packed vs OpenBLAS path")
+
+
+def test_weights_as_input_are_not_packed():
+    """B fed at run time (not a constant) must be read fresh on every run."""
+    rng = np.random.default_rng(5)
+    node = helper.make_node("MatMul", ["a", "w"], ["y"])
+    model = make_model([node], [("a", TensorProto.FLOAT, [4, 9]), ("w", TensorProto.FLOAT, [9, 6])],
+                       [("y", TensorProto.FLOAT, [4, 6])])
+    sess = edgeinfer.InferenceSession(model.SerializeToString())
+    a = rng.standard_normal((4, 9)).astype(np.float32)
+    for _ in range(3):
+        w = rng.standard_normal((9, 6)).astype(np.float32)
+        assert_close(sess.run(None, {"a": a, "w": w})[0], a @ w, rtol=1e-5, atol=1e-5)
