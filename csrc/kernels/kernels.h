@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Parameter blocks of slots that take more than a few scalars (defined below). */
+struct ei_dwconv2d_params;
+
 /* Reference prototypes, and the ISA variants that exist on this target. */
 #define EI_KERNEL(name, ret, params) ret ei_##name##__ref params;
 #include "kernels/kernels.def"
@@ -72,6 +75,20 @@ typedef struct ei_act {
 
 /* x[0..n) = act(x), through the dispatched kernel table. NONE does nothing. */
 void ei_f32_act_apply(const ei_act *act, size_t n, float *x);
+
+/* ------------------------------------------------- depthwise convolution */
+
+/* One channel plane of a 2-D depthwise convolution (slot f32_dwconv2d): input
+ * [in_h][in_w], weights [k_h][k_w], output [out_h][out_w]; output (oy, ox) reads input
+ * (oy*stride_h - pad_t + i*dil_h, ox*stride_w - pad_l + j*dil_w) for tap (i, j); taps
+ * outside the input (padding) are skipped. All values >= 1 except the pads; the caller
+ * (ops/conv.c) has validated that the planes fit in memory and that every size below
+ * 2^62. Epilogue: y = act(conv + bias + z), z (same shape as y) optional. */
+typedef struct ei_dwconv2d_params {
+    size_t in_h, in_w, out_h, out_w, k_h, k_w;
+    size_t stride_h, stride_w, dil_h, dil_w, pad_t, pad_l;
+    ei_act act;
+} ei_dwconv2d_params;
 
 /* ------------------------------------------------------------ thread pool */
 

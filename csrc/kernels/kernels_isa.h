@@ -28,12 +28,15 @@
     X(f32_vadd) X(f32_vsub) X(f32_vmul) X(f32_vdiv) X(f32_vmax)                          \
     X(f32_vaddc) X(f32_vsubc) X(f32_vrsubc) X(f32_vmulc) X(f32_vdivc) X(f32_vrdivc)      \
     X(f32_vaffine) X(f32_relu) X(f32_clamp) X(f32_sigmoid) X(f32_tanh)                   \
-    X(f32_sum) X(f32_max)
+    X(f32_sum) X(f32_max)                                                                \
+    X(f32_exp) X(f32_exp_sum) X(f32_erf) X(f32_gelu)                                    \
+    X(f32_pool_cols_max) X(f32_pool_cols_sum) X(f32_pool_rows_max) X(f32_pool_rows_sum)
 // clang-format on
 
-/* Per ISA: the slots it provides. Add a slot here when its kernel file defines it. */
-#define EI_KERNELS_AVX2(X) EI_KERNELS_SIMD_VECTOR(X)
-#define EI_KERNELS_AVX512(X) EI_KERNELS_SIMD_VECTOR(X)
-#define EI_KERNELS_NEON(X) EI_KERNELS_SIMD_VECTOR(X)
+/* Per ISA: the slots it provides. Add a slot here when its kernel file defines it.
+ * (x32_transpose and the f32_norm pair: AVX-512 keeps the AVX2 kernels.) */
+#define EI_KERNELS_AVX2(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed) X(x32_transpose) X(f32_sumsq_dev) X(f32_norm_affine)
+#define EI_KERNELS_AVX512(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed)
+#define EI_KERNELS_NEON(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed) X(x32_transpose) X(f32_sumsq_dev) X(f32_norm_affine)
 
 #endif /* EI_KERNELS_ISA_H */

@@ -1,9 +1,12 @@
 /*
- * conv.c - ONNX Conv (float32; 1-D, 2-D and 3-D; groups, pads, strides, dilations,
- * auto_pad, optional bias). Three paths: 1x1/stride-1/no-pad convs are a GEMM straight on
- * the input; depthwise convs (groups == C_in == C_out) are a direct loop; everything else
- * is im2col into per-thread scratch tiles + ei_sgemm per group. Work is split over
- * (batch, group, output-pixel tile); bias is added to each tile right after its GEMM.
+ * conv.c - ONNX Conv and the internal com.edgeinfer FusedConv (float32; 1-D, 2-D, 3-D;
+ * groups, pads, strides, dilations, auto_pad, optional bias). FusedConv adds a residual Z
+ * and an activation: Y = act(conv(X, W) + B + Z); Conv is the same code with no epilogue.
+ * Three paths: 1x1/stride-1/no-pad convs are a GEMM straight on the input; depthwise convs
+ * (groups == C_in == C_out) use the f32_dwconv2d kernel (3-D ones a direct loop here);
+ * everything else is im2col into per-thread scratch tiles + ei_sgemm per group. Work is
+ * split over (batch, group, output-pixel tile); each tile's epilogue (bias, Z, act) runs
+ * right after its GEMM, while the tile is in cache (conv_epilogue).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "core/core.h"
 #include "kernels/kernels.h"
 #include "ops/conv_geometry.h"
+#include "ops/fused_act.h"
 
 enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_DEPTHWISE = 2 };
 
@@ -20,19 +24,26 @@ enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_DEPTHWISE = 2 };
 typedef struct conv_state {
     ei_geom_attrs ga;
     int64_t group;
+    bool fused;  /* FusedConv: optional input Z and the activation attributes */
+    ei_act act;  /* the epilogue's activation (NONE for Conv) */
     /* infer */
     ei_geom g;
     int mode;
     size_t n, cin, cout, cin_g, cout_g, ck;
     size_t tile, n_tiles;    /* output pixels per task and tiles per (n, group) */
+    size_t m_chunk, m_chunks; /* output channels per task and chunks per (n, group) */
     size_t slice_floats;     /* per-thread im2col slice, a multiple of 16 floats */
-    size_t planes_per_task;  /* depthwise */
-    ei_window_plan wp;       /* depthwise */
+    /* depthwise: tasks are planes_per_task whole planes, or (when row_chunks > 1) one
+     * plane's rows in row_chunks pieces of chunk_rows */
+    size_t planes_per_task, row_chunks, chunk_rows;
+    bool dw_kernel;          /* 2-D (or 1-D) depthwise through the f32_dwconv2d slot */
+    ei_dwconv2d_params dwp;  /* its geometry */
+    ei_window_plan wp;       /* 3-D depthwise */
 } conv_state;
 
 typedef struct conv_args {
     const conv_state *s;
-    const float *x, *w, *b;
+    const float *x, *w, *b, *z;
     float *y, *scratch;
 } conv_args;
 
@@ -78,16 +89,30 @@ static void conv_destroy(void *p) {
     free(s);
 }
 
-static ei_status conv_prepare(ei_exec *ex, ei_node *node) {
+/* Conv: X, W, optional B; FusedConv: also an optional Z. One output. */
+static ei_status conv_check_io(const ei_node *node, bool fused) {
+    if (!fused) return ei_geom_check_conv_io(node);
+    if (node->n_inputs < 2 || node->n_inputs > 4 || node->n_outputs != 1 ||
+        node->inputs[0] < 0 || node->inputs[1] < 0 || node->outputs[0] < 0)
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL,
+                             "expected inputs X, W and optional B and Z and 1 output, got %d "
+                             "inputs and %d outputs",
+                             node->n_inputs, node->n_outputs);
+    return EI_STATUS_OK;
+}
+
+static ei_status conv_prepare_common(ei_exec *ex, ei_node *node, bool fused) {
     ei_status st = EI_STATUS_OK;
     conv_state *s = NULL;
-    EI_TRY(ei_geom_check_conv_io(node));
+    EI_TRY(conv_check_io(node, fused));
     s = calloc(1, sizeof *s);
     if (!s) {
         st = ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory");
         goto cleanup;
     }
+    s->fused = fused;
     EI_TRY(ei_geom_parse_conv(node, &s->ga, &s->group));
+    if (fused) EI_TRY(ei_fused_act_parse(node, &s->act));
     const ei_value *w = ei_node_in(ex, node, 1);
     if (ei_value_known(w) && w->rank >= 0) EI_TRY(conv_check_weight(node, s, w));
     node->state = s;
@@ -95,6 +120,78 @@ static ei_status conv_prepare(ei_exec *ex, ei_node *node) {
 cleanup:
     conv_destroy(s);
     return st;
+}
+
+static ei_status conv_prepare(ei_exec *ex, ei_node *node) {
+    return conv_prepare_common(ex, node, false);
+}
+
+static ei_status fused_conv_prepare(ei_exec *ex, ei_node *node) {
+    return conv_prepare_common(ex, node, true);
+}
+
+/* FusedConv's residual: float32 with exactly Y's shape (no broadcasting). */
+static ei_status conv_check_residual(const ei_node *node, const ei_value *z, int rank,
+                                     const int64_t *dims) {
+    char buf[128], buf2[128];
+    if (z->dtype != EI_DTYPE_F32)
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "input Z '%s' has dtype %s, expected float32", z->name,
+                             ei_dtype_name(z->dtype));
+    bool same = z->rank == rank;
+    for (int i = 0; same && i < rank; i++) same = z->dims[i] == dims[i];
+    if (!same)
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "input Z '%s' has shape %s, expected the output's shape %s",
+                             z->name, ei_shape_str(z->rank, z->dims, buf, sizeof buf),
+                             ei_shape_str(rank, dims, buf2, sizeof buf2));
+    return EI_STATUS_OK;
+}
+
+/* Depthwise: kernel geometry and the task split. Planes go to tasks whole, a few per
+ * task when there are many; when there are fewer planes than about two per thread
+ * (few channels, large planes) each plane's rows are cut so every thread gets work. */
+static void conv_depthwise_plan(conv_state *s, size_t threads) {
+    const ei_geom *g = &s->g;
+    /* The depth dim of the normalized geometry is trivial for 1-D and 2-D convs. */
+    s->dw_kernel = g->in[0] == 1 && g->k[0] == 1 && g->out[0] == 1;
+    if (s->dw_kernel) {
+        ei_dwconv2d_params *d = &s->dwp;
+        d->in_h = (size_t)g->in[1];
+        d->in_w = (size_t)g->in[2];
+        d->out_h = (size_t)g->out[1];
+        d->out_w = (size_t)g->out[2];
+        d->k_h = (size_t)g->k[1];
+        d->k_w = (size_t)g->k[2];
+        d->stride_h = (size_t)g->s[1];
+        d->stride_w = (size_t)g->s[2];
+        d->dil_h = (size_t)g->d[1];
+        d->dil_w = (size_t)g->d[2];
+        d->pad_t = (size_t)g->pb[1];
+        d->pad_l = (size_t)g->pb[2];
+        d->act = s->act;
+    }
+    size_t planes = s->n * s->cout;
+    /* multiply-adds, saturating: only compared with small thresholds below */
+    size_t work = planes * g->out_size, kn = g->k_size < 64 ? g->k_size : 64;
+    work = work > SIZE_MAX / 64 ? SIZE_MAX / 64 : work;
+    work *= kn;
+    size_t t = work / 32768; /* tasks worth a thread's wake-up */
+    if (t > 4 * threads) t = 4 * threads; /* a few per thread: the pool balances them */
+    if (t < 1 || threads < 2) t = 1;
+    s->row_chunks = 1;
+    s->chunk_rows = (size_t)g->out[1];
+    if (t > planes && s->dw_kernel && planes && g->out[1] > 1) {
+        size_t per = (t + planes - 1) / planes;
+        if (per > (size_t)g->out[1]) per = (size_t)g->out[1];
+        s->chunk_rows = ((size_t)g->out[1] + per - 1) / per;
+        s->row_chunks = ((size_t)g->out[1] + s->chunk_rows - 1) / s->chunk_rows;
+        s->planes_per_task = 1;
+        return;
+    }
+    if (t > planes) t = planes;
+    if (t < 1) t = 1;
+    s->planes_per_task = planes ? (planes + t - 1) / t : 1;
 }
 
 static ei_status conv_infer(ei_exec *ex, ei_node *node) {
@@ -144,6 +241,8 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         return ei_node_error(node, EI_STATUS_INVALID_MODEL, "W '%s' is too large", w->name);
     int64_t od[EI_MAX_RANK] = {x->dims[0], w->dims[0]};
     for (int i = 0; i < nsp; i++) od[2 + i] = g->out[3 - nsp + i];
+    const ei_value *z = s->fused ? ei_node_in(ex, node, 3) : NULL;
+    if (z) EI_CHECK(conv_check_residual(node, z, x->rank, od));
     EI_CHECK(ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, x->rank, od));
 
     size_t threads = ex->num_threads > 0 ? (size_t)ex->num_threads : 1;
@@ -154,12 +253,8 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         unit_window = unit_window && g->s[i] == 1 && g->pb[i] == 0 && g->pe[i] == 0;
     if (s->group > 1 && s->cin_g == 1 && s->cout_g == 1) {
         s->mode = CONV_DEPTHWISE;
-        size_t planes = s->n * s->cout, work = planes * g->out_size; /* bounded by numel */
-        size_t t = work / 16384;
-        if (t > threads) t = threads;
-        if (t > planes) t = planes;
-        if (t < 1) t = 1;
-        s->planes_per_task = planes ? (planes + t - 1) / t : 1;
+        conv_depthwise_plan(s, threads);
+        if (s->dw_kernel) return EI_STATUS_OK;
         return ei_window_plan_update(node, g, &s->wp);
     }
     s->mode = unit_window ? CONV_DIRECT : CONV_IM2COL;
@@ -170,17 +265,31 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         if (t < 16) t = 16;
         if (t < tile) tile = t;
     }
-    /* Too few (batch, group) units to feed the threads: cut the pixels finer. */
+    /* Tasks are (batch, group) units x pixel tiles x output-channel chunks. When they are
+     * few, their count is raised to a multiple of the threads (an odd task out leaves a
+     * thread idle for a whole tile): by cutting the pixels finer, or, when the tiles would
+     * get narrow (7x7, 14x14 outputs), by cutting the output channels; the chunks then
+     * redo the im2col of their tile, a small cost next to the GEMM. */
     size_t units = s->n * (size_t)s->group;
-    if (units < threads && out_sp >= 128) {
-        size_t per = (threads + units - 1) / (units ? units : 1);
-        size_t t = (out_sp + per - 1) / per;
-        t = (t + 15) / 16 * 16;
-        if (t < 64) t = 64;
-        if (t < tile) tile = t;
+    size_t n_tiles = tile ? (out_sp + tile - 1) / tile : 1, m_chunks = 1;
+    size_t tasks = units * n_tiles;
+    if (threads > 1 && units && (tasks < threads || (tasks < 4 * threads && tasks % threads))) {
+        size_t want = (tasks + threads - 1) / threads * threads;
+        size_t per_unit = (want + units - 1) / units; /* pieces per unit */
+        if (out_sp / per_unit < 256 && s->cout_g >= 16 * per_unit / n_tiles) {
+            m_chunks = (per_unit + n_tiles - 1) / n_tiles;
+        } else if (per_unit > n_tiles) {
+            n_tiles = per_unit;
+        }
     }
+    tile = n_tiles ? (out_sp + n_tiles - 1) / n_tiles : out_sp;
+    tile = (tile + 15) / 16 * 16;
     s->tile = tile ? tile : 1;
     s->n_tiles = (out_sp + s->tile - 1) / s->tile;
+    s->m_chunk = (s->cout_g + m_chunks - 1) / m_chunks;
+    if (s->m_chunk == 0) s->m_chunk = 1;
+    s->m_chunks = (s->cout_g + s->m_chunk - 1) / s->m_chunk;
+    if (s->m_chunks == 0) s->m_chunks = 1;
     if (s->mode == CONV_IM2COL) {
         size_t slice, bytes;
         if (!ei_size_mul(s->ck, s->tile, &slice) || !ei_size_add(slice, 15, &slice) ||
@@ -241,34 +350,59 @@ static void conv_im2col(const conv_state *s, const float *x, size_t p0, size_t c
     }
 }
 
+/* The epilogue of one output tile, run right after its GEMM while the tile is in cache:
+ * rows [0, m) of y (row stride ld, cols wide) are consecutive output channels, with bias
+ * b[r] (b may be NULL) and residual rows z + r * ld (z may be NULL):
+ * y = act(y + b + z). Cut into column blocks so each block stays in L1 across the steps. */
+#define CONV_EPI_BLOCK 512
+static void conv_epilogue(const conv_state *s, const float *b, const float *z, float *y,
+                          size_t ld, size_t m, size_t cols) {
+    if (!b && !z && s->act.kind == EI_ACT_KIND_NONE) return;
+    const ei_kernel_table *k = ei_kernels();
+    for (size_t r = 0; r < m; r++) {
+        for (size_t c0 = 0; c0 < cols; c0 += CONV_EPI_BLOCK) {
+            size_t n = cols - c0 < CONV_EPI_BLOCK ? cols - c0 : CONV_EPI_BLOCK;
+            float *row = y + r * ld + c0;
+            if (b) k->f32_vaddc(n, row, b[r], row);
+            if (z) k->f32_vadd(n, row, z + r * ld + c0, row);
+            ei_f32_act_apply(&s->act, n, row);
+        }
+    }
+}
+
 static void conv_gemm_task(void *arg, size_t task, int thread) {
     const conv_args *p = arg;
     const conv_state *s = p->s;
     const ei_geom *g = &s->g;
+    size_t mc = task % s->m_chunks;
+    task /= s->m_chunks;
     size_t unit = task / s->n_tiles, tile = task % s->n_tiles;
     size_t n = unit / (size_t)s->group, gi = unit % (size_t)s->group;
     size_t in_sp = g->in_size, out_sp = g->out_size;
     const float *x = p->x + (n * s->cin + gi * s->cin_g) * in_sp;
-    const float *w = p->w + gi * s->cout_g * s->ck;
-    float *y = p->y + (n * s->cout + gi * s->cout_g) * out_sp;
+    size_t m0 = mc * s->m_chunk, m = s->cout_g - m0 < s->m_chunk ? s->cout_g - m0 : s->m_chunk;
+    const float *w = p->w + (gi * s->cout_g + m0) * s->ck;
+    size_t yoff = (n * s->cout + gi * s->cout_g + m0) * out_sp;
     size_t p0 = tile * s->tile, cols = out_sp - p0 < s->tile ? out_sp - p0 : s->tile;
-    if (s->ck == 0) {
-        for (size_t m = 0; m < s->cout_g; m++) memset(y + m * out_sp + p0, 0, cols * sizeof(float));
-    } else if (s->mode == CONV_DIRECT) {
-        ei_sgemm(0, 0, s->cout_g, cols, s->cin_g, 1.0f, w, s->ck, x + p0, in_sp, 0.0f, y + p0,
-                 out_sp);
-    } else {
+    float *y = p->y + yoff + p0;
+    const float *b = p->b ? p->b + gi * s->cout_g + m0 : NULL;
+    const float *z = p->z ? p->z + yoff + p0 : NULL;
+    /* One GEMM per path: B operand (the input or its im2col tile) and its K. */
+    const float *bm = x + p0;
+    size_t k = s->cin_g, ldb = in_sp;
+    if (s->mode == CONV_IM2COL) {
         float *col = p->scratch + (size_t)thread * s->slice_floats;
         conv_im2col(s, x, p0, cols, col);
-        ei_sgemm(0, 0, s->cout_g, cols, s->ck, 1.0f, w, s->ck, col, cols, 0.0f, y + p0, out_sp);
+        bm = col;
+        k = s->ck;
+        ldb = cols;
     }
-    if (p->b) {
-        const ei_kernel_table *k = ei_kernels();
-        for (size_t m = 0; m < s->cout_g; m++) {
-            float *row = y + m * out_sp + p0;
-            k->f32_vaddc(cols, row, p->b[gi * s->cout_g + m], row);
-        }
+    if (s->ck == 0) {
+        for (size_t r = 0; r < m; r++) memset(y + r * out_sp, 0, cols * sizeof(float));
+    } else {
+        ei_sgemm(0, 0, m, cols, k, 1.0f, w, s->ck, bm, ldb, 0.0f, y, out_sp);
     }
+    conv_epilogue(s, b, z, y, out_sp, m, cols);
 }
 
 /* Output (od, oh, ow) of a depthwise plane whose window crosses the border. */
@@ -372,30 +506,54 @@ static void conv_depthwise_task(void *arg, size_t task, int thread) {
     (void)thread;
     const conv_args *p = arg;
     const conv_state *s = p->s;
-    size_t planes = s->n * s->cout, lo = task * s->planes_per_task;
+    const ei_kernel_table *k = ei_kernels();
+    size_t planes = s->n * s->cout, in_sp = s->g.in_size, out_sp = s->g.out_size;
+    if (s->row_chunks > 1) { /* one plane, a range of its rows */
+        size_t i = task / s->row_chunks, r0 = task % s->row_chunks * s->chunk_rows;
+        size_t r1 = r0 + s->chunk_rows < s->dwp.out_h ? r0 + s->chunk_rows : s->dwp.out_h;
+        size_t c = i % s->cout;
+        k->f32_dwconv2d(&s->dwp, p->x + i * in_sp, p->w + c * s->g.k_size,
+                        p->b ? p->b[c] : 0.0f, p->z ? p->z + i * out_sp : NULL,
+                        p->y + i * out_sp, r0, r1);
+        return;
+    }
+    size_t lo = task * s->planes_per_task;
     size_t hi = lo + s->planes_per_task < planes ? lo + s->planes_per_task : planes;
     for (size_t i = lo; i < hi; i++) {
         size_t c = i % s->cout;
-        conv_depthwise_plane(s, p->x + i * s->g.in_size, p->w + c * s->g.k_size,
-                             p->b ? p->b[c] : 0.0f, p->y + i * s->g.out_size);
+        const float *x = p->x + i * in_sp, *w = p->w + c * s->g.k_size;
+        const float *z = p->z ? p->z + i * out_sp : NULL;
+        float *y = p->y + i * out_sp, bias = p->b ? p->b[c] : 0.0f;
+        if (s->dw_kernel) { /* the epilogue is in the kernel's store */
+            k->f32_dwconv2d(&s->dwp, x, w, bias, z, y, 0, s->dwp.out_h);
+        } else {
+            conv_depthwise_plane(s, x, w, bias, y);
+            conv_epilogue(s, NULL, z, y, out_sp, 1, out_sp);
+        }
     }
 }
 
 static ei_status conv_run(ei_exec *ex, ei_node *node) {
     const conv_state *s = node->state;
     const ei_value *b = ei_node_in(ex, node, 2);
-    conv_args p = {s, ei_node_in(ex, node, 0)->data, ei_node_in(ex, node, 1)->data,
-                   b ? (const float *)b->data : NULL, ei_node_out(ex, node, 0)->data,
+    const ei_value *z = s->fused ? ei_node_in(ex, node, 3) : NULL;
+    conv_args p = {s,
+                   ei_node_in(ex, node, 0)->data,
+                   ei_node_in(ex, node, 1)->data,
+                   b ? (const float *)b->data : NULL,
+                   z ? (const float *)z->data : NULL,
+                   ei_node_out(ex, node, 0)->data,
                    node->scratch};
     if (s->n == 0 || s->cout == 0) return EI_STATUS_OK;
     size_t n_tasks;
     void (*fn)(void *, size_t, int);
     if (s->mode == CONV_DEPTHWISE) {
         size_t planes = s->n * s->cout;
-        n_tasks = (planes + s->planes_per_task - 1) / s->planes_per_task;
+        n_tasks = s->row_chunks > 1 ? planes * s->row_chunks
+                                    : (planes + s->planes_per_task - 1) / s->planes_per_task;
         fn = conv_depthwise_task;
     } else {
-        n_tasks = s->n * (size_t)s->group * s->n_tiles;
+        n_tasks = s->n * (size_t)s->group * s->n_tiles * s->m_chunks;
         fn = conv_gemm_task;
     }
     if (n_tasks == 1) fn(&p, 0, 0);
@@ -405,3 +563,5 @@ static ei_status conv_run(ei_exec *ex, ei_node *node) {
 
 const ei_op_fns ei_op_fns_conv = {conv_prepare, conv_infer, conv_run, conv_destroy,
                                   .dtypes = "float32"};
+const ei_op_fns ei_op_fns_fused_conv = {fused_conv_prepare, conv_infer, conv_run, conv_destroy,
+                                        .dtypes = "float32"};

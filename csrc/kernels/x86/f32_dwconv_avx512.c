@@ -1,0 +1,456 @@
+/*
+ * x86/f32_dwconv_avx512.c - AVX-512 2-D depthwise convolution of one channel plane
+ * (slot f32_dwconv2d), 16 outputs per vector. Stride 1: chunks of rows are zero-padded
+ * into a stack buffer and computed as one flat, unmasked vector loop (dw_flat). Stride 2
+ * and rows too wide for the buffer go row by row: blocks whose taps all lie inside the
+ * input use plain loads (stride 2: two loads and a permute; stride 1: two output rows
+ * share each input row), border and tail blocks masked loads and masked FMAs, so padding
+ * taps are skipped as in ref and nothing outside the plane is read. 3x3 and 5x5 kernels
+ * keep their weights in registers; strides above 2 gather.
+ * Accumulation order per output: bias, then taps row by row (FMA), then z, then act.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/kernels_isa.h"
+
+#define DW_AI static inline __attribute__((always_inline))
+
+typedef struct dw_ctx {
+    const float *x, *w;
+    int64_t ih, iw, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+    int64_t xlo, xhi; /* outputs whose taps all lie inside the row (full blocks) */
+    int64_t xhi2;     /* stride 2: ... and the element after the last tap too */
+    ei_act act;
+    int act_in_reg; /* act applied in registers; else per row after the store */
+} dw_ctx;
+
+/* Pointer arithmetic that may leave the plane: only ever dereferenced by masked loads
+ * whose mask excludes the lanes outside it. */
+DW_AI const float *dw_addr(const float *p, int64_t off) {
+    return (const float *)(uintptr_t)((uintptr_t)p + (uintptr_t)(off * (int64_t)sizeof(float)));
+}
+
+/* Output columns whose tap at offset off = j*dw - pl lands inside [0, iw): [*lo, *hi). */
+DW_AI void dw_tap_cols(const dw_ctx *c, int64_t off, int64_t *lo, int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + c->sw - 1) / c->sw;
+    int64_t h = c->iw - 1 - off < 0 ? 0 : (c->iw - 1 - off) / c->sw + 1;
+    if (h > c->ow) h = c->ow;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+DW_AI __m512 dw_act16(const ei_act *a, __m512 v) {
+    switch (a->kind) {
+    case EI_ACT_KIND_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
+    case EI_ACT_KIND_CLIP:
+        return _mm512_min_ps(_mm512_set1_ps(a->beta), _mm512_max_ps(_mm512_set1_ps(a->alpha), v));
+    case EI_ACT_KIND_LEAKY_RELU: {
+        __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(a->alpha));
+    }
+    case EI_ACT_KIND_HARD_SIGMOID:
+    case EI_ACT_KIND_HARD_SWISH: {
+        __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(a->alpha), _mm512_set1_ps(a->beta));
+        t = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
+        return a->kind == EI_ACT_KIND_HARD_SWISH ? _mm512_mul_ps(v, t) : t;
+    }
+    default: return v;
+    }
+}
+
+static int dw_act_in_reg(ei_act_kind k) {
+    return k == EI_ACT_KIND_NONE || k == EI_ACT_KIND_RELU || k == EI_ACT_KIND_CLIP ||
+           k == EI_ACT_KIND_LEAKY_RELU || k == EI_ACT_KIND_HARD_SIGMOID ||
+           k == EI_ACT_KIND_HARD_SWISH;
+}
+
+/* Lanes [lo, hi) of a 16-bit mask (0 <= lo <= hi <= 16). */
+DW_AI __mmask16 dw_mask16(int64_t lo, int64_t hi) {
+    uint32_t m = ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+    return (__mmask16)m;
+}
+
+/* 16 inputs at stride SW (0: c->sw) starting at p, all inside the plane. */
+DW_AI __m512 dw_load_full(const dw_ctx *c, const float *p, const int SW) {
+    if (SW == 1) return _mm512_loadu_ps(p);
+    if (SW == 2) {
+        const __m512i even =
+            _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        /* element 31 (odd, unused) is inside the row: full blocks end at xhi2 */
+        __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+        return _mm512_permutex2var_ps(a, even, b);
+    }
+    __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)c->sw));
+    return _mm512_i32gather_ps(idx, p, 4);
+}
+
+/* Lanes [lo, hi) of 16 inputs at stride SW whose lane 0 sits at element offset e of row
+ * xr (lanes outside may lie outside the plane and are neither read nor used). */
+DW_AI __m512 dw_load_masked(const dw_ctx *c, const float *xr, int64_t e, int64_t lo, int64_t hi,
+                            const int SW) {
+    if (SW == 1) return _mm512_maskz_loadu_ps(dw_mask16(lo, hi), dw_addr(xr, e));
+    if (SW == 2) {
+        const __m512i even =
+            _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        uint64_t m = ((1ull << (2 * hi - 1)) - 1u) & ~((1ull << (2 * lo)) - 1u);
+        __m512 a = _mm512_maskz_loadu_ps((__mmask16)(m & 0xffff), dw_addr(xr, e));
+        __m512 b = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), dw_addr(xr, e + 16));
+        return _mm512_permutex2var_ps(a, even, b);
+    }
+    __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)c->sw));
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), dw_mask16(lo, hi), idx, dw_addr(xr, e), 4);
+}
+
+/* Epilogue and store of n (1..16) outputs. */
+DW_AI void dw_store(const dw_ctx *c, __m512 acc, const float *zr, float *yr, int64_t n) {
+    if (n == 16) {
+        if (zr) acc = _mm512_add_ps(acc, _mm512_loadu_ps(zr));
+        if (c->act_in_reg) acc = dw_act16(&c->act, acc);
+        _mm512_storeu_ps(yr, acc);
+    } else {
+        __mmask16 m = dw_mask16(0, n);
+        if (zr) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, zr));
+        if (c->act_in_reg) acc = dw_act16(&c->act, acc);
+        _mm512_mask_storeu_ps(yr, m, acc);
+    }
+}
+
+/* Kernel rows [*i0, *i1) that land inside the input for output row oy. */
+DW_AI void dw_rows(const dw_ctx *c, int64_t oy, int64_t *i0, int64_t *i1) {
+    int64_t s = oy * c->sh - c->pt;
+    int64_t l = s >= 0 ? 0 : (-s + c->dh - 1) / c->dh;
+    int64_t h = c->ih - s <= 0 ? 0 : (c->ih - s + c->dh - 1) / c->dh;
+    if (h > c->kh) h = c->kh;
+    if (l > h) l = h;
+    *i0 = l;
+    *i1 = h;
+}
+
+/* A border or tail block: n outputs from column ox of row oy, taps masked per lane. */
+DW_AI __m512 dw_block_masked(const dw_ctx *c, int64_t oy, int64_t i0, int64_t i1, int64_t ox,
+                             int64_t n, __m512 acc, const int KW, const int SW) {
+    const int64_t kw = KW ? KW : c->kw, sw = SW ? SW : c->sw;
+    const int64_t iy0 = oy * c->sh - c->pt;
+    for (int64_t j = 0; j < kw; j++) {
+        int64_t off = j * c->dw - c->pl, tl, th;
+        dw_tap_cols(c, off, &tl, &th);
+        int64_t lo = tl - ox, hi = th - ox;
+        if (lo < 0) lo = 0;
+        if (hi > n) hi = n;
+        if (lo >= hi) continue;
+        __mmask16 m = dw_mask16(lo, hi);
+        for (int64_t i = i0; i < i1; i++) {
+            const float *xr = c->x + (iy0 + i * c->dh) * c->iw;
+            __m512 v = dw_load_masked(c, xr, ox * sw + off, lo, hi, SW);
+            __m512 wv = _mm512_set1_ps(c->w[i * c->kw + j]);
+            acc = _mm512_mask3_fmadd_ps(wv, v, acc, m);
+        }
+    }
+    return acc;
+}
+
+/* Taps of kernel rows [i0, i1) for the full block at column ox of output row oy. */
+DW_AI __m512 dw_block_full(const dw_ctx *c, int64_t oy, int64_t i0, int64_t i1, int64_t ox,
+                           __m512 acc, const int KW, const int SW) {
+    const int64_t kw = KW ? KW : c->kw, sw = SW ? SW : c->sw;
+    const int64_t iy0 = oy * c->sh - c->pt, col = ox * sw - c->pl;
+    for (int64_t i = i0; i < i1; i++) {
+        const float *xr = c->x + (iy0 + i * c->dh) * c->iw + col;
+        const float *wr = c->w + i * c->kw;
+        for (int64_t j = 0; j < kw; j++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(wr[j]), dw_load_full(c, xr + j * c->dw, SW), acc);
+    }
+    return acc;
+}
+
+/* Stride 1, dilation 1 in height: two output rows oy, oy + 1 whose windows lie inside the
+ * input in height, full block at ox. Input row r feeds row oy through kernel row r and
+ * row oy + 1 through kernel row r - 1, so it is loaded once for both. */
+DW_AI void dw_pair_full_s1(const dw_ctx *c, int64_t oy, int64_t ox, __m512 bias, const float *z,
+                           float *y, const int KW) {
+    const int64_t kw = KW ? KW : c->kw, kh = c->kh;
+    const float *x0 = c->x + (oy - c->pt) * c->iw + ox - c->pl;
+    __m512 a0 = bias, a1 = bias;
+    for (int64_t r = 0; r <= kh; r++) {
+        const float *xr = x0 + r * c->iw;
+        for (int64_t j = 0; j < kw; j++) {
+            __m512 v = _mm512_loadu_ps(xr + j * c->dw);
+            if (r < kh) a0 = _mm512_fmadd_ps(_mm512_set1_ps(c->w[r * c->kw + j]), v, a0);
+            if (r > 0) a1 = _mm512_fmadd_ps(_mm512_set1_ps(c->w[(r - 1) * c->kw + j]), v, a1);
+        }
+    }
+    dw_store(c, a0, z ? z + oy * c->ow + ox : NULL, y + oy * c->ow + ox, 16);
+    dw_store(c, a1, z ? z + (oy + 1) * c->ow + ox : NULL, y + (oy + 1) * c->ow + ox, 16);
+}
+
+/* Full blocks of output row oy over columns [from, to) (to - from >= 16), kernel rows
+ * [i0, i1); the last block is shifted back to end at to (recomputing a few outputs).
+ * With the kernel size known at compile time (KH, KW) and every kernel row inside the
+ * input, the weights stay in registers for the whole row. */
+DW_AI void dw_sweep(const dw_ctx *c, int64_t oy, int64_t i0, int64_t i1, int64_t from, int64_t to,
+                    __m512 vb, const float *z, float *y, const int KH, const int KW, const int SW) {
+    const int64_t sw = SW ? SW : c->sw;
+    if (KH && KW && KH * KW <= 25 && i0 == 0 && i1 == KH) {
+        __m512 wv[25];
+#pragma GCC unroll 25
+        for (int t = 0; t < KH * KW; t++)
+            wv[t] = _mm512_set1_ps(c->w[t]);
+        const int64_t row = (oy * c->sh - c->pt) * c->iw - c->pl;
+        for (int64_t ox = from; ox < to; ox += 16) {
+            if (ox + 16 > to) ox = to - 16;
+            const float *xb = c->x + row + ox * sw;
+            __m512 acc = vb;
+#pragma GCC unroll 5
+            for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                for (int j = 0; j < KW; j++)
+                    acc = _mm512_fmadd_ps(wv[i * KW + j],
+                                          dw_load_full(c, xb + i * c->dh * c->iw + j * c->dw, SW),
+                                          acc);
+            dw_store(c, acc, z ? z + oy * c->ow + ox : NULL, y + oy * c->ow + ox, 16);
+        }
+        return;
+    }
+    for (int64_t ox = from; ox < to; ox += 16) {
+        if (ox + 16 > to) ox = to - 16;
+        __m512 acc = dw_block_full(c, oy, i0, i1, ox, vb, KW, SW);
+        dw_store(c, acc, z ? z + oy * c->ow + ox : NULL, y + oy * c->ow + ox, 16);
+    }
+}
+
+/* Stride 1, dilation 1 in height: output rows oy and oy + 1, both with every kernel row
+ * inside the input, full blocks over [from, to). Input row r feeds row oy through kernel
+ * row r and row oy + 1 through kernel row r - 1, so it is loaded once for both. */
+DW_AI void dw_sweep_pair_s1(const dw_ctx *c, int64_t oy, int64_t from, int64_t to, __m512 vb,
+                            const float *z, float *y, const int KH, const int KW) {
+    if (!(KH && KW && KH * KW <= 25)) {
+        for (int64_t ox = from; ox < to; ox += 16) {
+            if (ox + 16 > to) ox = to - 16;
+            dw_pair_full_s1(c, oy, ox, vb, z, y, KW);
+        }
+        return;
+    }
+    __m512 wv[25];
+#pragma GCC unroll 25
+    for (int t = 0; t < KH * KW; t++)
+        wv[t] = _mm512_set1_ps(c->w[t]);
+    const int64_t row = (oy - c->pt) * c->iw - c->pl;
+    for (int64_t ox = from; ox < to; ox += 16) {
+        if (ox + 16 > to) ox = to - 16;
+        __m512 a0 = vb, a1 = vb;
+#pragma GCC unroll 6
+        for (int r = 0; r <= KH; r++)
+#pragma GCC unroll 5
+            for (int j = 0; j < KW; j++) {
+                __m512 v = _mm512_loadu_ps(c->x + (row + r * c->iw + ox + j * c->dw));
+                if (r < KH) a0 = _mm512_fmadd_ps(wv[r * KW + j], v, a0);
+                if (r > 0) a1 = _mm512_fmadd_ps(wv[(r - 1) * KW + j], v, a1);
+            }
+        dw_store(c, a0, z ? z + oy * c->ow + ox : NULL, y + oy * c->ow + ox, 16);
+        dw_store(c, a1, z ? z + (oy + 1) * c->ow + ox : NULL, y + (oy + 1) * c->ow + ox, 16);
+    }
+}
+
+DW_AI void dw_plane(const dw_ctx *c, float bias, const float *z, float *y, int64_t oy0, int64_t oy1,
+                    const int KH, const int KW, const int SW) {
+    const __m512 vb = _mm512_set1_ps(bias);
+    const int64_t ow = c->ow;
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+        int64_t i0, i1;
+        dw_rows(c, oy, &i0, &i1);
+        /* Two rows at once at stride 1 when both use every kernel row. */
+        int pair = 0;
+        if (SW == 1 && c->sh == 1 && c->dh == 1 && oy + 1 < oy1 && i0 == 0 && i1 == c->kh) {
+            int64_t j0, j1;
+            dw_rows(c, oy + 1, &j0, &j1);
+            pair = j0 == 0 && j1 == c->kh;
+        }
+        /* Full blocks tile [xlo, fend), the last one shifted back to end there (it
+         * recomputes a few outputs); the border columns outside take masked blocks. */
+        const int64_t fhi = SW == 2 ? c->xhi2 : c->xhi;
+        const int64_t flo = c->xlo, fend = fhi - flo >= 16 ? fhi : flo;
+        for (int64_t ox = 0, n; ox < ow; ox += n) {
+            if (ox >= flo && ox < fend) {
+                if (pair) {
+                    dw_sweep_pair_s1(c, oy, ox, fend, vb, z, y, KH, KW);
+                } else {
+                    dw_sweep(c, oy, i0, i1, ox, fend, vb, z, y, KH, KW, SW);
+                }
+                n = fend - ox;
+                continue;
+            }
+            int64_t end = ox < flo && fend > flo ? flo : ow;
+            n = end - ox < 16 ? end - ox : 16;
+            for (int r = 0; r <= pair; r++) {
+                int64_t o = oy + r, k0 = i0, k1 = i1;
+                if (r) dw_rows(c, o, &k0, &k1);
+                __m512 acc = dw_block_masked(c, o, k0, k1, ox, n, vb, KW, SW);
+                dw_store(c, acc, z ? z + o * ow + ox : NULL, y + o * ow + ox, n);
+            }
+        }
+        if (!c->act_in_reg) {
+            for (int r = 0; r <= pair; r++)
+                ei_f32_act_apply(&c->act, (size_t)ow, y + (oy + r) * ow);
+        }
+        oy += pair;
+    }
+}
+
+/* Stride 1, small or medium planes: output rows [oy0, oy1) in chunks whose input rows,
+ * zero-padded to width wp = out_w + (k_w - 1) dil_w, fit a stack buffer. In the padded
+ * chunk every tap of flat output f = r * wp + ox sits at the fixed offset i dil_h wp +
+ * j dil_w, so the whole chunk is one unmasked vector loop (the wp - out_w columns past
+ * each row are computed and dropped) and the borders cost only the copy. */
+#define DW_FLAT_MAX 4096 /* floats per buffer: 16 KiB */
+static float *dw_align(float *p) {
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+/* Rows per chunk, 0 when not even one fits. */
+static int64_t dw_flat_rows(const dw_ctx *c) {
+    const int64_t wp = c->ow + (c->kw - 1) * c->dw, span = (c->kh - 1) * c->dh;
+    const int64_t slack = (c->kw - 1) * c->dw + (c->kh - 1) * c->dh * wp + 16;
+    if (wp > DW_FLAT_MAX || slack > DW_FLAT_MAX) return 0;
+    int64_t rows = (DW_FLAT_MAX - slack) / wp - span; /* padded rows = rows + span */
+    int64_t rows2 = (DW_FLAT_MAX - 16) / wp;          /* flat outputs + one vector */
+    if (rows2 < rows) rows = rows2;
+    return rows < 1 ? 0 : rows;
+}
+
+DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_t oy0, int64_t oy1,
+                   int64_t chunk, const int KH, const int KW) {
+    float pbuf[DW_FLAT_MAX + 16], obuf[DW_FLAT_MAX + 16];
+    float *pad = dw_align(pbuf), *out = dw_align(obuf);
+    const int64_t wp = c->ow + (c->kw - 1) * c->dw, span = (c->kh - 1) * c->dh;
+    const int64_t ow = c->ow, kh = KH ? KH : c->kh, kw = KW ? KW : c->kw;
+    __m512 wv[25];
+    if (KH && KW) {
+#pragma GCC unroll 25
+        for (int t = 0; t < KH * KW; t++)
+            wv[t] = _mm512_set1_ps(c->w[t]);
+    }
+    const __m512 vb = _mm512_set1_ps(bias);
+    for (int64_t r0 = oy0; r0 < oy1; r0 += chunk) {
+        const int64_t nr = oy1 - r0 < chunk ? oy1 - r0 : chunk, prow = nr + span;
+        /* padded input rows r0 - pt .. + prow, columns -pl .. wp - pl, then zero slack */
+        const int64_t used = prow * wp, total = used + (c->kw - 1) * c->dw + 16;
+        for (int64_t r = 0; r < prow; r++) {
+            float *d = pad + r * wp;
+            int64_t iy = r0 - c->pt + r;
+            if (iy < 0 || iy >= c->ih) {
+                memset(d, 0, (size_t)wp * sizeof(float));
+                continue;
+            }
+            int64_t lo = c->pl < wp ? c->pl : wp, n = c->iw < wp - lo ? c->iw : wp - lo;
+            memset(d, 0, (size_t)lo * sizeof(float));
+            memcpy(d + lo, c->x + iy * c->iw, (size_t)n * sizeof(float));
+            memset(d + lo + n, 0, (size_t)(wp - lo - n) * sizeof(float));
+        }
+        memset(pad + used, 0, (size_t)(total - used) * sizeof(float));
+        const int64_t nf = (nr - 1) * wp + ow; /* the last valid flat output + 1 */
+        for (int64_t f = 0; f < nf; f += 16) {
+            __m512 acc = vb;
+            const float *pf = pad + f;
+            if (KH && KW) {
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++)
+                        acc = _mm512_fmadd_ps(
+                            wv[i * KW + j], _mm512_loadu_ps(pf + i * c->dh * wp + j * c->dw), acc);
+            } else {
+                for (int64_t i = 0; i < kh; i++)
+                    for (int64_t j = 0; j < kw; j++)
+                        acc =
+                            _mm512_fmadd_ps(_mm512_set1_ps(c->w[i * kw + j]),
+                                            _mm512_loadu_ps(pf + i * c->dh * wp + j * c->dw), acc);
+            }
+            _mm512_storeu_ps(out + f, acc);
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            const int64_t oy = r0 + r;
+            const float *zr = z ? z + oy * ow : NULL;
+            float *yr = y + oy * ow;
+            for (int64_t ox = 0; ox < ow; ox += 16) {
+                int64_t n = ow - ox < 16 ? ow - ox : 16;
+                dw_store(c, _mm512_loadu_ps(out + r * wp + ox), zr ? zr + ox : NULL, yr + ox, n);
+            }
+            if (!c->act_in_reg) ei_f32_act_apply(&c->act, (size_t)ow, yr);
+        }
+    }
+}
+
+void ei_f32_dwconv2d__avx512(const ei_dwconv2d_params *p, const float *x, const float *w,
+                             float bias, const float *z, float *y, size_t oy0, size_t oy1) {
+    /* Gather indices are int32: very large strides take the reference loop. */
+    if (p->stride_w > 2 && p->stride_w > (size_t)INT32_MAX / 16) {
+        ei_f32_dwconv2d__ref(p, x, w, bias, z, y, oy0, oy1);
+        return;
+    }
+    dw_ctx c = {x,
+                w,
+                (int64_t)p->in_h,
+                (int64_t)p->in_w,
+                (int64_t)p->out_w,
+                (int64_t)p->k_h,
+                (int64_t)p->k_w,
+                (int64_t)p->stride_h,
+                (int64_t)p->stride_w,
+                (int64_t)p->dil_h,
+                (int64_t)p->dil_w,
+                (int64_t)p->pad_t,
+                (int64_t)p->pad_l,
+                0,
+                0,
+                0,
+                p->act,
+                dw_act_in_reg(p->act.kind)};
+    int64_t tl, th;
+    dw_tap_cols(&c, -c.pl, &c.xlo, &th);                    /* tap 0: the last to enter */
+    dw_tap_cols(&c, (c.kw - 1) * c.dw - c.pl, &tl, &c.xhi); /* last tap: the first to leave */
+    dw_tap_cols(&c, (c.kw - 1) * c.dw + 1 - c.pl, &tl, &c.xhi2);
+    if (c.xhi2 > c.xhi) c.xhi2 = c.xhi;
+    int64_t a = (int64_t)oy0, b = (int64_t)oy1;
+    int64_t chunk = c.sw == 1 && c.sh == 1 ? dw_flat_rows(&c) : 0;
+    if (chunk) {
+        if (c.kh == 3 && c.kw == 3)
+            dw_flat(&c, bias, z, y, a, b, chunk, 3, 3);
+        else if (c.kh == 5 && c.kw == 5)
+            dw_flat(&c, bias, z, y, a, b, chunk, 5, 5);
+        else
+            dw_flat(&c, bias, z, y, a, b, chunk, 0, 0);
+        return;
+    }
+    if (c.sw == 1) {
+        if (c.kw == 3 && c.kh == 3)
+            dw_plane(&c, bias, z, y, a, b, 3, 3, 1);
+        else if (c.kw == 3)
+            dw_plane(&c, bias, z, y, a, b, 0, 3, 1);
+        else if (c.kw == 5 && c.kh == 5)
+            dw_plane(&c, bias, z, y, a, b, 5, 5, 1);
+        else if (c.kw == 5)
+            dw_plane(&c, bias, z, y, a, b, 0, 5, 1);
+        else
+            dw_plane(&c, bias, z, y, a, b, 0, 0, 1);
+    } else if (c.sw == 2) {
+        if (c.kw == 3 && c.kh == 3)
+            dw_plane(&c, bias, z, y, a, b, 3, 3, 2);
+        else if (c.kw == 3)
+            dw_plane(&c, bias, z, y, a, b, 0, 3, 2);
+        else if (c.kw == 5 && c.kh == 5)
+            dw_plane(&c, bias, z, y, a, b, 5, 5, 2);
+        else if (c.kw == 5)
+            dw_plane(&c, bias, z, y, a, b, 0, 5, 2);
+        else
+            dw_plane(&c, bias, z, y, a, b, 0, 0, 2);
+    } else {
+        dw_plane(&c, bias, z, y, a, b, 0, 0, 0);
+    }
+}
