@@ -29,6 +29,8 @@
 #define EI_GEMM_H
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 
@@ -91,6 +93,14 @@ typedef struct ei_gemm_kernel {
  * ei_kernel_table t; ei_kernels_for_isa(isa, &t); t.f32_gemm_packed(). */
 static inline const ei_gemm_kernel *ei_gemm_kernel_get(void) {
     return ei_kernels()->f32_gemm_packed();
+}
+
+/* Whether ops should use the packed kernels for constant weights: yes, unless the
+ * environment has EI_GEMM=blas (read when a session plans), which sends every product to
+ * ei_sgemm (OpenBLAS), for comparisons and bug reports. */
+static inline int ei_gemm_packed_enabled(void) {
+    const char *e = getenv("EI_GEMM");
+    return !(e && strcmp(e, "blas") == 0);
 }
 
 #endif /* EI_GEMM_H */

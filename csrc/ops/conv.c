@@ -4,14 +4,18 @@
  * and an activation: Y = act(conv(X, W) + B + Z); Conv is the same code with no epilogue.
  * Three paths: 1x1/stride-1/no-pad convs are a GEMM straight on the input; depthwise convs
  * (groups == C_in == C_out) use the f32_dwconv2d kernel (3-D ones a direct loop here);
- * everything else is im2col into per-thread scratch tiles + ei_sgemm per group. Work is
- * split over (batch, group, output-pixel tile); each tile's epilogue (bias, Z, act) runs
- * right after its GEMM, while the tile is in cache (conv_epilogue).
+ * everything else is im2col into per-thread scratch tiles + a GEMM per group. Work is
+ * split over (batch, group, output-pixel tile, output-channel chunk). Constant weights are
+ * packed once, at planning, for the packed-A micro-kernel (kernels/gemm.h), which applies
+ * bias, Z and the activation in its stores; otherwise ei_sgemm runs and conv_epilogue
+ * follows on each tile while it is in cache.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/core.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "ops/conv_geometry.h"
 #include "ops/fused_act.h"
@@ -39,6 +43,12 @@ typedef struct conv_state {
     bool dw_kernel;          /* 2-D (or 1-D) depthwise through the f32_dwconv2d slot */
     ei_dwconv2d_params dwp;  /* its geometry */
     ei_window_plan wp;       /* 3-D depthwise */
+    /* Constant W packed per group by gk->pack_a (NULL: ei_sgemm on W as it is). */
+    const ei_gemm_kernel *gk;
+    float *packed;
+    const void *packed_src;   /* W's data when packed: repacked only if it changes */
+    size_t packed_group;      /* floats per group in packed */
+    size_t packed_m, packed_k;
 } conv_state;
 
 typedef struct conv_args {
@@ -86,7 +96,46 @@ static void conv_destroy(void *p) {
     conv_state *s = p;
     if (!s) return;
     ei_window_plan_free(&s->wp);
+    ei_aligned_free(s->packed);
     free(s);
+}
+
+/* Packs a constant W [cout, cin_g * k] per group for the packed-A kernel, once (and again
+ * only if W's data or shape changes). Done at infer, after the optimizer (which may rewrite
+ * W, e.g. folding BatchNormalization), not at prepare. Leaves s->packed NULL when W is not
+ * a constant (it is then read as it is, every run). */
+static ei_status conv_pack_weights(const ei_node *node, conv_state *s, const ei_value *w) {
+    if (!(w->flags & EI_VALUE_FLAG_CONST) || !w->data || s->ck == 0 || s->cout_g == 0 ||
+        !ei_gemm_packed_enabled()) {
+        ei_aligned_free(s->packed);
+        s->packed = NULL;
+        s->packed_src = NULL;
+        return EI_STATUS_OK;
+    }
+    if (s->packed && s->packed_src == w->data && s->packed_m == s->cout_g &&
+        s->packed_k == s->ck)
+        return EI_STATUS_OK;
+    ei_aligned_free(s->packed);
+    s->packed = NULL;
+    const ei_gemm_kernel *gk = ei_gemm_kernel_get();
+    size_t per = gk->pack_a_size(s->cout_g, s->ck), total;
+    if (!per || per % sizeof(float) ||
+        !ei_size_mul(per, (size_t)s->group, &total))
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL, "W '%s' is too large to pack",
+                             w->name);
+    s->packed = ei_aligned_alloc(total);
+    if (!s->packed)
+        return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory packing W '%s'",
+                             w->name);
+    s->gk = gk;
+    s->packed_group = per / sizeof(float);
+    for (size_t gi = 0; gi < (size_t)s->group; gi++)
+        gk->pack_a(s->cout_g, s->ck, (const float *)w->data + gi * s->cout_g * s->ck, s->ck, 0,
+                   s->packed + gi * s->packed_group);
+    s->packed_src = w->data;
+    s->packed_m = s->cout_g;
+    s->packed_k = s->ck;
+    return EI_STATUS_OK;
 }
 
 /* Conv: X, W, optional B; FusedConv: also an optional Z. One output. */
@@ -258,6 +307,7 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         return ei_window_plan_update(node, g, &s->wp);
     }
     s->mode = unit_window ? CONV_DIRECT : CONV_IM2COL;
+    EI_CHECK(conv_pack_weights(node, s, w));
     size_t out_sp = g->out_size, tile = out_sp;
     if (s->mode == CONV_IM2COL) {
         size_t t = s->ck ? CONV_TILE_FLOATS / s->ck : out_sp;
@@ -287,6 +337,8 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
     s->tile = tile ? tile : 1;
     s->n_tiles = (out_sp + s->tile - 1) / s->tile;
     s->m_chunk = (s->cout_g + m_chunks - 1) / m_chunks;
+    if (s->packed) /* the packed kernel starts row ranges on a panel boundary */
+        s->m_chunk = (s->m_chunk + s->gk->mr - 1) / s->gk->mr * s->gk->mr;
     if (s->m_chunk == 0) s->m_chunk = 1;
     s->m_chunks = (s->cout_g + s->m_chunk - 1) / s->m_chunk;
     if (s->m_chunks == 0) s->m_chunks = 1;
@@ -396,6 +448,15 @@ static void conv_gemm_task(void *arg, size_t task, int thread) {
         bm = col;
         k = s->ck;
         ldb = cols;
+    }
+    if (s->packed) {
+        /* The tile as a whole matrix: rows [m0, m0 + m) of the group's output channels,
+         * columns [0, cols) starting at pixel p0; the epilogue in the kernel's stores. */
+        const float *bg = p->b ? p->b + gi * s->cout_g : NULL;
+        ei_gemm_epilogue ep = {bg, 0, z ? z - m0 * out_sp : NULL, out_sp, s->act};
+        s->gk->gemm_pa(k, s->packed + gi * s->packed_group, bm, ldb, y - m0 * out_sp, out_sp,
+                       &ep, m0, m0 + m, 0, cols);
+        return;
     }
     if (s->ck == 0) {
         for (size_t r = 0; r < m; r++) memset(y + r * out_sp, 0, cols * sizeof(float));

@@ -144,13 +144,11 @@ static inline void ei_dense_packed_b_free(ei_dense_packed_b *p) {
 
 /* Whether the packed kernel should take a product with constant B: tests/c/bench_gemm.c
  * measured it at or above cblas_sgemm on every constant-weight shape of the benchmark
- * models (1.1x on MiniLM's products, 4x on a batch-1 1280x1000 GEMV). EI_GEMM=blas in the
- * environment (read when the session plans) forces OpenBLAS, for comparisons. */
+ * models (1.1x on MiniLM's products, 4x on a batch-1 1280x1000 GEMV). EI_GEMM=blas
+ * turns it off (ei_gemm_packed_enabled). */
 static inline bool ei_dense_packed_wanted(size_t m, size_t n, size_t k) {
     (void)m;
-    const char *e = getenv("EI_GEMM");
-    if (e && strcmp(e, "blas") == 0) return false;
-    return n > 0 && k > 0;
+    return ei_gemm_packed_enabled() && n > 0 && k > 0;
 }
 
 static inline ei_status ei_dense_packed_b_update(const ei_node *node, ei_dense_packed_b *p,

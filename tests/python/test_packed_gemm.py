@@ -114,3 +114,58 @@ def test_weights_as_input_are_not_packed():
     for _ in range(3):
         w = rng.standard_normal((9, 6)).astype(np.float32)
         assert_close(sess.run(None, {"a": a, "w": w})[0], a @ w, rtol=1e-5, atol=1e-5)
+
+
+CONV_CASES = [  # (x shape, w shape, attrs)
+    ((1, 16, 7, 7), (100, 16, 3, 3), {"pads": [1, 1, 1, 1]}),       # 7x7 output: channel chunks
+    ((1, 64, 14, 14), (13, 64, 1, 1), {}),                         # 1x1 direct, M < tile rows
+    ((2, 6, 9, 11), (26, 3, 3, 3), {"group": 2, "strides": [2, 1]}),  # groups, batch 2
+    ((1, 3, 33, 35), (37, 3, 7, 7), {"strides": [2, 2], "pads": [3, 3, 3, 3]}),  # stem-like
+    ((1, 5, 1, 1), (1, 5, 1, 1), {}),
+    ((1, 4, 20), (7, 4, 5), {"pads": [2, 2]}),                     # 1-D
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("xs,ws,attrs", CONV_CASES)
+def test_conv_packed_weights(xs, ws, attrs, threads):
+    """Conv with constant W runs the packed-A kernel (bias in its stores)."""
+    rng = np.random.default_rng(len(xs) * 100 + ws[0])
+    w = rng.standard_normal(ws).astype(np.float32) * 0.3
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs)
+    out_dims = ["d%d" % i for i in range(len(xs))]
+    model = make_model([node], [("x", TensorProto.FLOAT, list(xs))],
+                       [("y", TensorProto.FLOAT, out_dims)], [("w", w), ("b", b)])
+    x = rng.standard_normal(xs).astype(np.float32)
+    check_model(model, {"x": x}, sess_options=_sess_options(threads))
+
+
+def test_conv_packed_and_blas_paths_agree(monkeypatch):
+    rng = np.random.default_rng(2)
+    xs, ws = (1, 24, 15, 15), (50, 24, 3, 3)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "x2"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    model = make_model(nodes, [("x", TensorProto.FLOAT, list(xs)), ("x2", TensorProto.FLOAT, [1, 50, 15, 15])],
+                       [("y", TensorProto.FLOAT, [1, 50, 15, 15])],
+                       [("w", rng.standard_normal(ws).astype(np.float32)),
+                        ("b", rng.standard_normal(50).astype(np.float32))])
+    feed = {"x": rng.standard_normal(xs).astype(np.float32),
+            "x2": rng.standard_normal((1, 50, 15, 15)).astype(np.float32)}
+    packed = run_ei(model, feed, sess_options=_sess_options(2))[0]
+    monkeypatch.setenv("EI_GEMM", "blas")
+    blas = run_ei(model, feed, sess_options=_sess_options(2))[0]
+    assert_close(packed, blas, what="packed vs OpenBLAS conv")
+
+
+def test_conv_weights_as_input_are_read_each_run():
+    rng = np.random.default_rng(8)
+    node = helper.make_node("Conv", ["x", "w"], ["y"])
+    model = make_model([node], [("x", TensorProto.FLOAT, [1, 3, 5, 5]), ("w", TensorProto.FLOAT, [4, 3, 1, 1])],
+                       [("y", TensorProto.FLOAT, [1, 4, 5, 5])])
+    sess = edgeinfer.InferenceSession(model.SerializeToString())
+    x = rng.standard_normal((1, 3, 5, 5)).astype(np.float32)
+    for _ in range(3):
+        w = rng.standard_normal((4, 3, 1, 1)).astype(np.float32)
+        expect = np.einsum("oc,nchw->nohw", w[:, :, 0, 0], x)
+        assert_close(sess.run(None, {"x": x, "w": w})[0], expect)
