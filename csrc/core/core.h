@@ -168,6 +168,9 @@ typedef struct ei_node {
     bool dynamic;         /* set by infer: output shapes depend on input data; run sets them
                              with ei_node_alloc_output (NonZero, If, Loop, ...) */
     size_t scratch_bytes; /* requested by op->infer; placed in the arena by the planner */
+    uint32_t packed_inputs; /* set by infer: bit i = the op keeps its own packed copy of
+                               constant input i and never reads that input's data again, so
+                               the executor may free it (weights held once, not twice) */
     void *scratch;        /* 64-byte aligned, valid during run */
 } ei_node;
 

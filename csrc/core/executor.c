@@ -638,6 +638,43 @@ static ei_status ei_executor_inputs_unchanged(ei_executor *e, ei_shape_sig **sav
     return EI_STATUS_OK;
 }
 
+/* Frees constant weights that every reader has packed into its own layout (Conv, MatMul,
+ * Gemm set node->packed_inputs), so a model's weights are held once, not twice. Only data
+ * the graph owns, never graph outputs, values a subgraph reads or values any other node
+ * reads. A later re-plan keeps the packed copies (the ops check for released data). */
+static void ei_executor_release_packed(ei_executor *e) {
+    ei_graph *g = e->g;
+    int *readers = calloc((size_t)g->n_values + 1, sizeof *readers);
+    int *packed = calloc((size_t)g->n_values + 1, sizeof *packed);
+    if (!readers || !packed) goto cleanup; /* an optimization only: keep the weights */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ei_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_inputs; k++) {
+            int v = n->inputs[k];
+            if (v < 0) continue;
+            readers[v]++;
+            if (k < 32 && (n->packed_inputs & (1u << k)) && !n->folded) packed[v]++;
+        }
+    }
+    for (int v = 0; v < g->n_values; v++) {
+        ei_value *val = g->values[v];
+        const uint32_t need = EI_VALUE_FLAG_CONST | EI_VALUE_FLAG_OWNS_DATA;
+        if (!readers[v] || packed[v] != readers[v] || !val->data || (val->flags & need) != need ||
+            (val->flags & EI_VALUE_FLAG_OUTPUT))
+            continue;
+        bool sub = false;
+        for (int i = 0; i < g->n_nodes && !sub; i++)
+            sub = ei_node_subgraphs_read(&g->nodes[i], val->name);
+        for (int o = 0; o < g->n_outputs && !sub; o++) sub = g->outputs[o] == v;
+        if (sub) continue;
+        free(val->data);
+        val->data = NULL;
+    }
+cleanup:
+    free(readers);
+    free(packed);
+}
+
 ei_status ei_executor_plan(ei_executor *e) {
     ei_graph *g = e->g;
     ei_executor_pull_outer(e);
@@ -661,6 +698,7 @@ ei_status ei_executor_plan(ei_executor *e) {
         return st;
     }
     e->planned = true;
+    if (e->top) ei_executor_release_packed(e);
     return EI_STATUS_OK;
 }
 

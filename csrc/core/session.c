@@ -167,10 +167,13 @@ cleanup:
     return st;
 }
 
-/* create_from_memory with the time already spent (reading the file) in *stats. */
+/* create_from_memory with the time already spent (reading the file) in *stats. When
+ * owned_data is set, *owned_data (the caller's malloc'd file bytes) is freed right after
+ * parsing: the model keeps its own copies, so the file and the packed weights are never
+ * in memory at the same time (peak memory of session creation). */
 static ei_status ei_session_create_timed(const void *data, size_t size, const char *base_dir,
                                          const ei_options *opt, ei_creation_stats *stats,
-                                         ei_session **out) {
+                                         void **owned_data, ei_session **out) {
     ei_model *model = NULL;
     if (!out) return ei_error(EI_STATUS_INVALID_ARGUMENT, "session out-parameter is NULL");
     *out = NULL;
@@ -179,6 +182,10 @@ static ei_status ei_session_create_timed(const void *data, size_t size, const ch
     EI_CHECK(ei_onnx_parse(data, size, base_dir, &model));
     stats->parse_ns = ei_now_ns() - t0;
     stats->total_ns = stats->read_ns + stats->parse_ns;
+    if (owned_data) {
+        free(*owned_data);
+        *owned_data = NULL;
+    }
     return ei_session_create_from_model(model, opt, stats, out);
 }
 
@@ -186,7 +193,7 @@ ei_status ei_session_create_from_memory(const void *data, size_t size, const cha
                                         const ei_options *opt, ei_session **out) {
     ei_creation_stats stats;
     memset(&stats, 0, sizeof stats);
-    return ei_session_create_timed(data, size, base_dir, opt, &stats, out);
+    return ei_session_create_timed(data, size, base_dir, opt, &stats, NULL, out);
 }
 
 ei_status ei_session_create_from_file(const char *path, const ei_options *opt, ei_session **out) {
@@ -218,7 +225,7 @@ ei_status ei_session_create_from_file(const char *path, const ei_options *opt, e
         dir[0] = '.';
     }
     dir[dlen] = '\0';
-    st = ei_session_create_timed(data, size, dir, opt, &stats, out);
+    st = ei_session_create_timed(data, size, dir, opt, &stats, &data, out);
     if (st != EI_STATUS_OK) ei_error_prefix("%s", path);
 
 cleanup:

@@ -104,7 +104,14 @@ static void conv_destroy(void *p) {
  * only if W's data or shape changes). Done at infer, after the optimizer (which may rewrite
  * W, e.g. folding BatchNormalization), not at prepare. Leaves s->packed NULL when W is not
  * a constant (it is then read as it is, every run). */
-static ei_status conv_pack_weights(const ei_node *node, conv_state *s, const ei_value *w) {
+static ei_status conv_pack_weights(ei_node *node, conv_state *s, const ei_value *w) {
+    /* The executor freed W after we packed it (node->packed_inputs): keep the copy. */
+    if (s->packed && !w->data && (w->flags & EI_VALUE_FLAG_CONST) && s->packed_m == s->cout_g &&
+        s->packed_k == s->ck) {
+        node->packed_inputs |= 2u;
+        return EI_STATUS_OK;
+    }
+    node->packed_inputs &= ~2u;
     if (!(w->flags & EI_VALUE_FLAG_CONST) || !w->data || s->ck == 0 || s->cout_g == 0 ||
         !ei_gemm_packed_enabled()) {
         ei_aligned_free(s->packed);
@@ -113,14 +120,15 @@ static ei_status conv_pack_weights(const ei_node *node, conv_state *s, const ei_
         return EI_STATUS_OK;
     }
     if (s->packed && s->packed_src == w->data && s->packed_m == s->cout_g &&
-        s->packed_k == s->ck)
+        s->packed_k == s->ck) {
+        node->packed_inputs |= 2u;
         return EI_STATUS_OK;
+    }
     ei_aligned_free(s->packed);
     s->packed = NULL;
     const ei_gemm_kernel *gk = ei_gemm_kernel_get();
     size_t per = gk->pack_a_size(s->cout_g, s->ck), total;
-    if (!per || per % sizeof(float) ||
-        !ei_size_mul(per, (size_t)s->group, &total))
+    if (!per || per % sizeof(float) || !ei_size_mul(per, (size_t)s->group, &total))
         return ei_node_error(node, EI_STATUS_INVALID_MODEL, "W '%s' is too large to pack",
                              w->name);
     s->packed = ei_aligned_alloc(total);
@@ -135,6 +143,7 @@ static ei_status conv_pack_weights(const ei_node *node, conv_state *s, const ei_
     s->packed_src = w->data;
     s->packed_m = s->cout_g;
     s->packed_k = s->ck;
+    node->packed_inputs |= 2u;
     return EI_STATUS_OK;
 }
 

@@ -142,6 +142,12 @@ static inline void ei_dense_packed_b_free(ei_dense_packed_b *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* Drops the packed copy and tells the executor the op reads input 1 (B) again. */
+static inline void ei_dense_packed_b_drop(ei_node *node, ei_dense_packed_b *p) {
+    ei_dense_packed_b_free(p);
+    node->packed_inputs &= ~2u;
+}
+
 /* Whether the packed kernel should take a product with constant B: tests/c/bench_gemm.c
  * measured it at or above cblas_sgemm on every constant-weight shape of the benchmark
  * models (1.1x on MiniLM's products, 4x on a batch-1 1280x1000 GEMV). EI_GEMM=blas
@@ -151,11 +157,19 @@ static inline bool ei_dense_packed_wanted(size_t m, size_t n, size_t k) {
     return ei_gemm_packed_enabled() && n > 0 && k > 0;
 }
 
-static inline ei_status ei_dense_packed_b_update(const ei_node *node, ei_dense_packed_b *p,
+static inline ei_status ei_dense_packed_b_update(ei_node *node, ei_dense_packed_b *p,
                                                  const ei_value *b, size_t k, size_t n,
                                                  int trans_b) {
-    if (p->data && p->src == b->data && p->k == k && p->n == n && p->trans_b == trans_b)
+    /* Same data, or data the executor freed after we packed it (node->packed_inputs). */
+    if (p->data && (p->src == b->data || !b->data) && p->k == k && p->n == n &&
+        p->trans_b == trans_b) {
+        node->packed_inputs |= 2u;
         return EI_STATUS_OK;
+    }
+    if (!b->data)
+        return ei_node_error(node, EI_STATUS_INTERNAL,
+                             "weights '%s' were released after packing for another shape",
+                             b->name);
     ei_dense_packed_b_free(p);
     const ei_gemm_kernel *gk = ei_gemm_kernel_get();
     size_t bytes = gk->pack_b_size(k, n);
@@ -171,6 +185,7 @@ static inline ei_status ei_dense_packed_b_update(const ei_node *node, ei_dense_p
     p->k = k;
     p->n = n;
     p->trans_b = trans_b;
+    node->packed_inputs |= 2u;
     return EI_STATUS_OK;
 }
 

@@ -132,10 +132,11 @@ static ei_status gemm_infer(ei_exec *ex, ei_node *node) {
     bool no_c = !c || s->beta == 0.0f;
     s->c_as_bias = !no_c && s->beta == 1.0f && s->c_rows == 0 && s->c_cols == 1;
     if (!s->trans_a && s->alpha == 1.0f && (no_c || s->c_as_bias) &&
-        (b->flags & EI_VALUE_FLAG_CONST) && b->data && ei_dense_packed_wanted(s->m, s->n, s->k))
+        (b->flags & EI_VALUE_FLAG_CONST) && (b->data || s->packed.data) &&
+        ei_dense_packed_wanted(s->m, s->n, s->k))
         EI_CHECK(ei_dense_packed_b_update(node, &s->packed, b, s->k, s->n, s->trans_b));
     else
-        ei_dense_packed_b_free(&s->packed);
+        ei_dense_packed_b_drop(node, &s->packed);
     node->scratch_bytes = 0;
     return EI_STATUS_OK;
 bad_c:

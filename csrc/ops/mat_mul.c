@@ -83,11 +83,11 @@ static ei_status mat_mul_infer(ei_exec *ex, ei_node *node) {
     s->n = ms->n;
     s->k = ms->k;
     s->fold = ms->b_batch == 1 && ms->a_batch == ms->batch;
-    if (s->fold && b->rank >= 2 && (b->flags & EI_VALUE_FLAG_CONST) && b->data &&
-        ei_dense_packed_wanted(s->batch * s->m, s->n, s->k))
+    if (s->fold && b->rank >= 2 && (b->flags & EI_VALUE_FLAG_CONST) &&
+        (b->data || s->packed.data) && ei_dense_packed_wanted(s->batch * s->m, s->n, s->k))
         EI_CHECK(ei_dense_packed_b_update(node, &s->packed, b, s->k, s->n, 0));
     else
-        ei_dense_packed_b_free(&s->packed);
+        ei_dense_packed_b_drop(node, &s->packed);
     size_t t = 1;
     if (!s->fold && s->batch < (size_t)ex->num_threads)
         t = ei_dense_task_count(s->m, s->n, s->k, ex->num_threads);

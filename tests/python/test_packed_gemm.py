@@ -169,3 +169,27 @@ def test_conv_weights_as_input_are_read_each_run():
         w = rng.standard_normal((4, 3, 1, 1)).astype(np.float32)
         expect = np.einsum("oc,nchw->nohw", w[:, :, 0, 0], x)
         assert_close(sess.run(None, {"x": x, "w": w})[0], expect)
+
+
+def test_packed_weights_survive_reshape():
+    """The executor frees weights every reader packed; a new batch size re-plans the graph
+    and must keep using the packed copies (Conv, MatMul and Gemm alike)."""
+    rng = np.random.default_rng(21)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("MatMul", ["f", "m"], ["h"]),
+             helper.make_node("Gemm", ["h", "g", "gb"], ["y"], transB=1)]
+    inits = [("w", rng.standard_normal((8, 3, 3, 3)).astype(np.float32)),
+             ("b", rng.standard_normal(8).astype(np.float32)),
+             ("m", rng.standard_normal((8 * 6 * 6, 20)).astype(np.float32)),
+             ("g", rng.standard_normal((5, 20)).astype(np.float32)),
+             ("gb", rng.standard_normal(5).astype(np.float32))]
+    model = make_model(nodes, [("x", TensorProto.FLOAT, ["n", 3, 6, 6])], [("y", TensorProto.FLOAT, ["n", 5])],
+                       inits)
+    sess = edgeinfer.InferenceSession(model.SerializeToString())
+    import onnxruntime as ort
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n in (1, 4, 1, 3):
+        x = rng.standard_normal((n, 3, 6, 6)).astype(np.float32)
+        assert_close(sess.run(None, {"x": x})[0], ref.run(None, {"x": x})[0], what=f"batch {n}")
