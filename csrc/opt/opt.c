@@ -16,6 +16,7 @@ static const struct {
     {"eliminate_reshapes", ei_pass_eliminate_reshapes},
     {"eliminate_dead", ei_pass_eliminate_dead},
     {"fold_batch_norm", ei_pass_fold_batch_norm},
+    {"fuse_pad", ei_pass_fuse_pad},
     {"fuse_conv", ei_pass_fuse_conv},
     {"fuse_matmul", ei_pass_fuse_matmul},
     {"fuse_gelu", ei_pass_fuse_gelu},

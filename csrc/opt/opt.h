@@ -19,6 +19,8 @@ ei_status ei_pass_eliminate_dead(ei_exec *ex, bool *changed);
 
 /* Folds an inference BatchNormalization into the Conv before it (W and B rewritten). */
 ei_status ei_pass_fold_batch_norm(ei_exec *ex, bool *changed);
+/* A zero constant-mode Pad of the spatial dims before a Conv -> the Conv's own pads. */
+ei_status ei_pass_fuse_pad(ei_exec *ex, bool *changed);
 /* Conv [+ residual Add] [+ activation] -> com.edgeinfer FusedConv. */
 ei_status ei_pass_fuse_conv(ei_exec *ex, bool *changed);
 /* MatMul [+ bias Add] [+ activation] -> com.edgeinfer FusedMatMul; Gemm + activation ->

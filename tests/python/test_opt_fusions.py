@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 import edgeinfer
 from ortcheck import assert_close, make_model, run_ort
@@ -535,3 +535,61 @@ def test_torch_transformer_encoder(rng, dyn):
     ops = check(m, {"x": f32(rng, 1, 6, 32)})
     if ops is not None:
         assert "FusedMatMul" in ops and "Erf" not in ops, ops
+
+
+# ---------------------------------------------------------------- Pad -> Conv
+
+
+def _pad_conv_model(pads, opset=17, value=None, mode=None, conv_pads=(1, 0, 0, 1), value_attr=False,
+                    pad_used_twice=False, strides=(2, 2)):
+    rng = np.random.default_rng(len(pads) + opset)
+    inits = [("w", f32(rng, 6, 3, 3, 3)), ("b", f32(rng, 6))]
+    kw = {"mode": mode} if mode else {}
+    if opset < 11:
+        kw["pads"] = list(pads)
+        if value is not None:
+            kw["value"] = value
+        pad = helper.make_node("Pad", ["x"], ["p"], **kw)
+    else:
+        inits.append(("pads", np.array(pads, dtype=np.int64)))
+        ins = ["x", "pads"]
+        if value is not None:
+            inits.append(("v", np.array(value, dtype=np.float32)))
+            ins.append("v")
+        pad = helper.make_node("Pad", ins, ["p"], **kw)
+    conv = helper.make_node("Conv", ["p", "w", "b"], ["y"], pads=list(conv_pads), strides=list(strides))
+    nodes = [pad, conv]
+    outs = [("y", F, None)]
+    if pad_used_twice:
+        nodes.append(helper.make_node("Relu", ["p"], ["r"]))
+        outs.append(("r", F, None))
+    return make_model(nodes, [("x", F, [1, 3, 11, 10])], outs, inits, opset=opset)
+
+
+@pytest.mark.parametrize("opset", [2, 11, 17])
+@pytest.mark.parametrize("pads", [(0, 0, 1, 1, 0, 0, 1, 1), (0, 0, 0, 1, 0, 0, 2, 0), (0, 0, 0, 0, 0, 0, 0, 0)])
+def test_pad_folds_into_conv(opset, pads):
+    rng = np.random.default_rng(1)
+    model = _pad_conv_model(pads, opset=opset, value=0.0 if opset >= 11 else None)
+    check(model, {"x": f32(rng, 1, 3, 11, 10)}, want_ops=["Conv"])
+
+
+@pytest.mark.parametrize("case", ["value", "reflect", "channel", "negative", "used_twice"])
+def test_pad_not_folded(case):
+    rng = np.random.default_rng(2)
+    pads = (0, 0, 1, 1, 0, 0, 1, 1)
+    kw = {}
+    if case == "value":
+        kw["value"] = 0.5
+    elif case == "reflect":
+        kw["mode"] = "reflect"
+    elif case == "channel":
+        pads = (0, 1, 1, 1, 0, 0, 1, 1)
+    elif case == "negative":
+        pads = (0, 0, -1, 1, 0, 0, 1, 1)
+    elif case == "used_twice":
+        kw["pad_used_twice"] = True
+    model = _pad_conv_model(pads, **kw)
+    if case == "channel":  # the Conv then sees 4 channels: W must match
+        model.graph.initializer[0].CopyFrom(numpy_helper.from_array(f32(rng, 6, 4, 3, 3), "w"))
+    check(model, {"x": f32(rng, 1, 3, 11, 10)}, present=["Pad"])
