@@ -276,6 +276,8 @@ def test_clip_int_before_opset12():
 SOFTMAX_CASES = [
     ([2, 3, 4], None), ([2, 3, 4], 0), ([2, 3, 4], 1), ([2, 3, 4], 2), ([2, 3, 4], -1), ([2, 3, 4], -2),
     ([5], 0), ([5], -1), ([1, 1], None), ([6, 1], -1), ([3, 1000], -1), ([4, 7, 5, 3], 1), ([200, 1000], 1),
+    # strided axis in column blocks of 256: a tail of 1, a YOLO DFL-like [1, 4, 16, anchors]
+    ([3, 16, 257], 1), ([7, 513], 0), ([1, 4, 16, 300], 2),
 ]
 
 
@@ -298,9 +300,10 @@ def test_softmax_opset_semantics_differ(opset):
         np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
 
 
-def test_softmax_numerically_stable():
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_numerically_stable(axis):
     x = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0], [88.0, 89.0, -3e38]], np.float32)
-    out = run_case([helper.make_node("Softmax", ["x"], ["y"])], {"x": x}, atol=2e-6)[0]
+    out = run_case([helper.make_node("Softmax", ["x"], ["y"], axis=axis)], {"x": x}, atol=2e-6)[0]
     assert np.isfinite(out).all()
 
 
