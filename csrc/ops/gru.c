@@ -31,37 +31,38 @@ static void gru_bias(const ei_rnn_state *s, const float *wb, const float *rb, fl
 static void gru_step(const ei_rnn_ctx *cx, size_t step) {
     const ei_rnn_state *s = cx->s;
     const ei_kernel_table *k = ei_kernels();
-    size_t B = s->B, H = s->H, G = s->G;
+    size_t B = s->B, H = s->H, G = s->G, ldr = 0, ldr_h = 0;
     const float *rbh = cx->b ? cx->b + G + 2 * H : NULL;
     int lbr = s->linear_before_reset;
-    if (!H) return;
-    /* lbr: all three gates at once; else z and r first, h after the reset. */
-    ei_rnn_gemm(cx, B, lbr ? G : 2 * H, H, cx->h, H, cx->r, H, cx->gh, G);
+    /* z and r: h * R_zr^T + gx (fused when the gx rows line up); h after the reset. */
+    const float *res = ei_rnn_step_residual(cx, step, 0, &ldr);
+    ei_rnn_step_gemm(cx, 0, cx->h, H, cx->gh, G, res, ldr, NULL);
     for (size_t b = 0; b < B; b++) {
         size_t tb = ei_rnn_time(cx, b, step);
         float *g = cx->gh + b * G, *rh = cx->tmp + b * H;
         if (tb == (size_t)-1) {
-            memset(rh, 0, H * sizeof(float));
+            if (!lbr) memset(rh, 0, H * sizeof(float));
             continue;
         }
-        const float *xg = cx->gx + ei_rnn_row(s, tb, b) * G;
-        k->f32_vadd(2 * H, g, xg, g);
+        if (!res) k->f32_vadd(2 * H, g, cx->gx + ei_rnn_row(s, tb, b) * cx->ldgx, g);
         ei_rnn_clip(s, 2 * H, g);
         ei_rnn_act_apply(&cx->act[0], 2 * H, g);
         if (!lbr) k->f32_vmul(H, g + H, cx->h + b * H, rh);
     }
-    if (!lbr) ei_rnn_gemm(cx, B, H, H, cx->tmp, H, cx->r + 2 * H * H, H, cx->tmp2, H);
+    /* lbr: tmp2 = h * R_h^T + Rb_h; else tmp2 = (r . h) * R_h^T + Rb_h (+ gx_h, fused). */
+    const float *res_h = lbr ? NULL : ei_rnn_step_residual(cx, step, 2 * H, &ldr_h);
+    ei_rnn_step_gemm(cx, 1, lbr ? cx->h : cx->tmp, H, cx->tmp2, H, res_h, ldr_h, rbh);
     for (size_t b = 0; b < B; b++) {
         size_t tb = ei_rnn_time(cx, b, step);
         if (tb == (size_t)-1) continue;
-        const float *xg = cx->gx + ei_rnn_row(s, tb, b) * G;
+        const float *xh = cx->gx + ei_rnn_row(s, tb, b) * cx->ldgx + 2 * H;
         float *g = cx->gh + b * G, *z = g, *r = g + H, *hh = cx->tmp2 + b * H;
         float *h = cx->h + b * H;
         if (lbr) {
-            for (size_t j = 0; j < H; j++)
-                hh[j] = xg[2 * H + j] + r[j] * (g[2 * H + j] + (rbh ? rbh[j] : 0.0f));
-        } else {
-            for (size_t j = 0; j < H; j++) hh[j] += xg[2 * H + j] + (rbh ? rbh[j] : 0.0f);
+            k->f32_vmul(H, r, hh, hh);
+            k->f32_vadd(H, hh, xh, hh);
+        } else if (!res_h) {
+            k->f32_vadd(H, hh, xh, hh);
         }
         ei_rnn_clip(s, H, hh);
         ei_rnn_act_apply(&cx->act[1], H, hh);

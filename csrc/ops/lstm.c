@@ -27,37 +27,44 @@ static void lstm_bias(const ei_rnn_state *s, const float *wb, const float *rb, f
 static void lstm_step(const ei_rnn_ctx *cx, size_t step) {
     const ei_rnn_state *s = cx->s;
     const ei_kernel_table *k = ei_kernels();
-    size_t B = s->B, H = s->H, G = s->G;
-    if (!H) return;
-    ei_rnn_gemm(cx, B, G, H, cx->h, H, cx->r, H, cx->gh, G);
+    size_t B = s->B, H = s->H, G = s->G, ldr = 0;
+    /* gates = h * R^T + gx (the gx rows fused into the product when they line up). */
+    const float *res = ei_rnn_step_residual(cx, step, 0, &ldr);
+    ei_rnn_step_gemm(cx, 0, cx->h, H, cx->gh, G, res, ldr, NULL);
     for (size_t b = 0; b < B; b++) {
         size_t tb = ei_rnn_time(cx, b, step);
         if (tb == (size_t)-1) continue;
         float *g = cx->gh + b * G;
-        k->f32_vadd(G, g, cx->gx + ei_rnn_row(s, tb, b) * G, g);
+        if (!res) k->f32_vadd(G, g, cx->gx + ei_rnn_row(s, tb, b) * cx->ldgx, g);
         float *gi = g, *go = g + H, *gf = g + 2 * H, *gc = g + 3 * H;
         float *c = cx->c + b * H, *h = cx->h + b * H, *tmp = cx->tmp + b * H;
         const float *p = cx->p;
-        if (p)
+        if (p) {
             for (size_t j = 0; j < H; j++) {
                 gi[j] += p[j] * c[j];
                 gf[j] += p[2 * H + j] * c[j];
             }
-        ei_rnn_clip(s, H, gi);
-        ei_rnn_act_apply(&cx->act[0], H, gi);
-        if (s->input_forget) {
-            for (size_t j = 0; j < H; j++) gf[j] = 1.0f - gi[j];
-        } else {
+            ei_rnn_clip(s, H, gi);
+            ei_rnn_act_apply(&cx->act[0], H, gi);
             ei_rnn_clip(s, H, gf);
             ei_rnn_act_apply(&cx->act[0], H, gf);
+        } else {
+            /* i, o, f are contiguous and share f: one pass over 3H. */
+            ei_rnn_clip(s, 3 * H, gi);
+            ei_rnn_act_apply(&cx->act[0], 3 * H, gi);
         }
+        if (s->input_forget) k->f32_vrsubc(H, gi, 1.0f, gf);
         ei_rnn_clip(s, H, gc);
         ei_rnn_act_apply(&cx->act[1], H, gc);
-        for (size_t j = 0; j < H; j++) c[j] = gf[j] * c[j] + gi[j] * gc[j];
-        if (p)
+        /* c = f * c + i * g */
+        k->f32_vmul(H, gf, c, c);
+        k->f32_vmul(H, gi, gc, gc);
+        k->f32_vadd(H, c, gc, c);
+        if (p) {
             for (size_t j = 0; j < H; j++) go[j] += p[H + j] * c[j];
-        ei_rnn_clip(s, H, go);
-        ei_rnn_act_apply(&cx->act[0], H, go);
+            ei_rnn_clip(s, H, go);
+            ei_rnn_act_apply(&cx->act[0], H, go);
+        }
         memcpy(tmp, c, H * sizeof(float));
         ei_rnn_act_apply(&cx->act[2], H, tmp);
         k->f32_vmul(H, go, tmp, h);

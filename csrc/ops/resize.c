@@ -658,7 +658,98 @@ static void resize_generic_task(void *arg, size_t task, int thread) {
         memcpy(dst + (size_t)ox * sizeof(T), &v, sizeof v);                                        \
     }
 
-/* Resized axes within the last two: rows of the output from the tap tables. */
+/* nrows equal output rows (rowb bytes apart) of an integer nearest upsample along the
+ * width: each of the n input elements k times. */
+static void resize_repeat_rows(char *dst, size_t rowb, size_t nrows, const char *src, size_t n,
+                               size_t k, size_t es) {
+    size_t done = 1;
+    if (es == 4 && k == 2 && nrows >= 2) { /* the YOLO/FPN 2x upsample, two rows at once */
+        char *d1 = dst + rowb;
+        for (size_t i = 0; i < n; i++) { /* this form vectorizes */
+            uint32_t v;
+            memcpy(&v, src + 4 * i, 4);
+            memcpy(dst + 8 * i, &v, 4);
+            memcpy(dst + 8 * i + 4, &v, 4);
+            memcpy(d1 + 8 * i, &v, 4);
+            memcpy(d1 + 8 * i + 4, &v, 4);
+        }
+        done = 2;
+    } else if (es == 4 && k == 2) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v;
+            memcpy(&v, src + 4 * i, 4);
+            memcpy(dst + 8 * i, &v, 4);
+            memcpy(dst + 8 * i + 4, &v, 4);
+        }
+    } else if (k == 1) {
+        memcpy(dst, src, n * es);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < k; j++)
+                memcpy(dst + (i * k + j) * es, src + i * es, es);
+    }
+    for (size_t j = done; j < nrows; j++)
+        memcpy(dst + j * rowb, dst, rowb);
+}
+
+/* Nearest, resized axes within the last two: output rows [b, e) of the task from the tap
+ * tables. A row with the same source row as the one before it is a copy of that row. */
+static void resize_nearest_task(void *arg, size_t task, int thread) {
+    (void)thread;
+    const resize_ctx *c = arg;
+    const ei_resize_state *s = c->s;
+    const ei_resize_table *th = &s->th, *tw = &s->tw;
+    const ei_resize_plan *p = c->p;
+    const int r = p->rank;
+    const int64_t ih = r >= 2 ? p->in[r - 2] : 1, iw = p->in[r - 1];
+    const int64_t oh = th->n_out, ow = tw->n_out;
+    const size_t es = c->es, rowb = (size_t)ow * es, planeb = (size_t)ih * (size_t)iw * es;
+    size_t per = (c->total + c->n_tasks - 1) / c->n_tasks;
+    size_t b = per * task, e = b + per < c->total ? b + per : c->total;
+    if (b >= e) return;
+    size_t plane = b / (size_t)oh;
+    int64_t oy = (int64_t)(b % (size_t)oh);
+    char *dst = c->y + b * rowb;
+    for (size_t row = b; row < e; row++, dst += rowb) {
+        const char *xp = c->x + plane * planeb;
+        const char *src = xp + (size_t)th->idx[oy] * (size_t)iw * es;
+        if (th->extrap[oy]) {
+            for (int64_t ox = 0; ox < ow; ox++)
+                memcpy(dst + (size_t)ox * es, c->fill, es);
+        } else if (row > b && oy > 0 && !th->extrap[oy - 1] && th->idx[oy - 1] == th->idx[oy]) {
+            memcpy(dst, dst - rowb, rowb);
+        } else if (s->near_kw > 0) {
+            /* This row and the following ones of the task with the same source row. */
+            size_t n = 1;
+            while (row + n < e && oy + (int64_t)n < oh && !th->extrap[oy + (int64_t)n] &&
+                   th->idx[oy + (int64_t)n] == th->idx[oy])
+                n++;
+            resize_repeat_rows(dst, rowb, n, src, (size_t)iw, (size_t)s->near_kw, es);
+            row += n - 1;
+            dst += (n - 1) * rowb;
+            oy += (int64_t)n - 1;
+        } else {
+            switch (es) {
+            case 1: RS_GATHER(uint8_t) break;
+            case 2: RS_GATHER(uint16_t) break;
+            case 4: RS_GATHER(uint32_t) break;
+            case 8: RS_GATHER(uint64_t) break;
+            default:
+                for (int64_t ox = 0; ox < ow; ox++)
+                    memcpy(dst + (size_t)ox * es,
+                           tw->extrap[ox] ? (const char *)c->fill : src + (size_t)tw->idx[ox] * es,
+                           es);
+            }
+        }
+        if (++oy == oh) {
+            oy = 0;
+            plane++;
+        }
+    }
+}
+
+/* Linear and cubic, resized axes within the last two: rows of the output from the tap
+ * tables. */
 static void resize_fast_task(void *arg, size_t task, int thread) {
     (void)thread;
     const resize_ctx *c = arg;
@@ -679,21 +770,6 @@ static void resize_fast_task(void *arg, size_t task, int thread) {
         if (th->extrap[oy]) {
             for (int64_t ox = 0; ox < ow; ox++)
                 memcpy(dst + (size_t)ox * es, c->fill, es);
-            continue;
-        }
-        if (c->nearest) {
-            const char *src = xp + (size_t)th->idx[oy] * (size_t)iw * es;
-            switch (es) {
-            case 1: RS_GATHER(uint8_t) break;
-            case 2: RS_GATHER(uint16_t) break;
-            case 4: RS_GATHER(uint32_t) break;
-            case 8: RS_GATHER(uint64_t) break;
-            default:
-                for (int64_t ox = 0; ox < ow; ox++)
-                    memcpy(dst + (size_t)ox * es,
-                           tw->extrap[ox] ? (const char *)c->fill : src + (size_t)tw->idx[ox] * es,
-                           es);
-            }
             continue;
         }
         const float *xf = (const float *)xp;
@@ -820,6 +896,15 @@ static ei_status resize_infer(ei_exec *ex, ei_node *node) {
         for (int d = 0; d < r - 2; d++)
             s->outer *= p->out[d];
         s->fast = true;
+        s->near_kw = 0;
+        const int64_t iw = p->in[r - 1], ow = s->tw.n_out;
+        if (s->mode == EI_RESIZE_MODE_NEAREST && iw > 0 && ow > 0 && ow % iw == 0) {
+            const int64_t k = ow / iw;
+            bool rep = true;
+            for (int64_t ox = 0; rep && ox < ow; ox++)
+                rep = !s->tw.extrap[ox] && s->tw.idx[ox] == ox / k;
+            if (rep) s->near_kw = k;
+        }
     }
     return EI_STATUS_OK;
 }
@@ -858,7 +943,7 @@ static ei_status resize_run(ei_exec *ex, ei_node *node) {
     void (*fn)(void *, size_t, int) = resize_generic_task;
     c.total = total;
     if (fast) {
-        fn = resize_fast_task;
+        fn = c.nearest ? resize_nearest_task : resize_fast_task;
         c.total = (size_t)s->outer * (size_t)s->th.n_out;
     }
     c.n_tasks = t < c.total ? t : c.total;

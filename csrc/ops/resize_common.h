@@ -83,6 +83,8 @@ typedef struct ei_resize_state {
     bool fast;     /* resized axes within the last two: table path */
     int64_t outer; /* product of the dims before the last two */
     ei_resize_table th, tw;
+    int64_t near_kw; /* nearest, no extrapolation, tw->idx[ox] == ox / near_kw: the width is
+                      * an integer upsample (rows are repeats of each input element); else 0 */
 } ei_resize_state;
 
 static inline void ei_resize_table_clear(ei_resize_table *t) {

@@ -17,14 +17,14 @@ static void rnn_bias(const ei_rnn_state *s, const float *wb, const float *rb, fl
 
 static void rnn_step(const ei_rnn_ctx *cx, size_t step) {
     const ei_rnn_state *s = cx->s;
-    size_t B = s->B, H = s->H;
-    if (!H) return;
-    ei_rnn_gemm(cx, B, H, H, cx->h, H, cx->r, H, cx->gh, H);
+    size_t B = s->B, H = s->H, ldr = 0;
+    const float *res = ei_rnn_step_residual(cx, step, 0, &ldr);
+    ei_rnn_step_gemm(cx, 0, cx->h, H, cx->gh, H, res, ldr, NULL);
     for (size_t b = 0; b < B; b++) {
         size_t tb = ei_rnn_time(cx, b, step);
         if (tb == (size_t)-1) continue;
         float *g = cx->gh + b * H;
-        ei_kernels()->f32_vadd(H, g, cx->gx + ei_rnn_row(s, tb, b) * H, g);
+        if (!res) ei_kernels()->f32_vadd(H, g, cx->gx + ei_rnn_row(s, tb, b) * cx->ldgx, g);
         ei_rnn_clip(s, H, g);
         ei_rnn_act_apply(&cx->act[0], H, g);
         memcpy(cx->h + b * H, g, H * sizeof(float));

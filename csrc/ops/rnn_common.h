@@ -1,10 +1,10 @@
 /*
  * rnn_common.h - what LSTM, GRU and RNN share: attribute parsing (direction, hidden_size,
- * activations with their alphas/betas, clip, layout), shape checks of X, W, R, B,
- * sequence_lens, initial states and P, output shapes, scratch layout, and the run driver
- * (X*W for the whole sequence in one ei_sgemm, then a per-step cell callback that each op
- * file supplies). Each direction runs on its own; batches past their sequence_lens keep
- * their state and get zeros in Y.
+ * activations with their alphas/betas, clip, layout), shape checks, output shapes, weights
+ * packed for gemm.h (at infer when constant), scratch layout, and the run driver: X*W^T +
+ * bias for all steps and directions in one product, then a per-step cell callback that each
+ * op file supplies (gates = h*R^T + those rows, fused in the product). The two directions
+ * run on two threads; batches past their sequence_lens keep their state, zeros in Y.
  */
 #ifndef EI_OPS_RNN_COMMON_H
 #define EI_OPS_RNN_COMMON_H
@@ -15,7 +15,8 @@
 
 #include "core/core.h"
 #include "kernels/kernels.h"
-#include "ops/dense_gemm.h"
+#include "core/alloc.h"
+#include "kernels/gemm.h"
 
 enum { EI_RNN_MAX_ACTS = 3 };
 
@@ -60,7 +61,20 @@ typedef struct ei_rnn_state {
     ei_rnn_act acts[2][EI_RNN_MAX_ACTS];
     /* infer */
     size_t T, B, I, H, G; /* G = gates * H */
-    size_t off_gx, off_gh, off_h, off_c, off_tmp, off_tmp2, off_bias; /* scratch, in floats */
+    size_t G1;            /* columns of R's first packed piece: G, or 2H (GRU: z, r | h) */
+    /* Packed weights (gemm.h, descriptor gk): W of all directions as one [I, D*G] operand;
+     * R per direction as [H, G1] and [H, G - G1] pieces, rp_dir floats a direction, the
+     * second piece at rp_piece1. In wp/rp when W/R are constants (packed at infer), else
+     * packed into scratch at every run. */
+    const ei_gemm_kernel *gk;
+    size_t wp_floats, rp_dir, rp_piece1;
+    float *wp, *rp;
+    const void *wp_src, *rp_src; /* the data the packs in wp/rp were made from */
+    size_t wp_key[2], rp_key[2]; /* ... and their (I, D*G), (H, D*G): repack on change */
+    /* scratch, in floats: gx [T*B, D*G], bias [D*G], then per direction (dir_stride apart)
+     * gh [B, G], h, c, tmp, tmp2 [B, H]; then packed W and R when not in state */
+    size_t off_gx, off_bias, off_dir, dir_stride, off_wp, off_rp;
+    size_t off_gh, off_h, off_c, off_tmp, off_tmp2; /* within a direction's block */
 } ei_rnn_state;
 
 /* One direction's view during run. */
@@ -68,27 +82,111 @@ typedef struct ei_rnn_ctx {
     const ei_exec *ex;
     const ei_rnn_state *s;
     int dir, reverse;
+    int threaded;          /* steps may split their products over ex->pool */
+    int uniform;           /* every batch runs every step (no shorter sequence_lens) */
     const int32_t *lens;   /* sequence_lens or NULL (all T) */
-    const float *w, *r, *b, *p; /* this direction's W [G, I], R [G, H], B [2G] or NULL, P [3H] or NULL */
+    const float *b, *p;    /* this direction's B [2G] or NULL, P [3H] or NULL */
+    const float *rp;       /* this direction's packed R (both pieces) */
     const ei_rnn_act *act;
-    float *gx;  /* [T*B, G]: X*W^T + folded bias, rows in X's order */
+    float *gx;  /* gx of this direction: row i at gx + i * ldgx, G floats (X*W^T + bias) */
+    size_t ldgx;
     float *gh;  /* [B, G] */
     float *h, *c; /* states [B, H] */
     float *tmp, *tmp2; /* [B, H] each */
 } ei_rnn_ctx;
 
-/* c[m, n] = a[m, k] * b[n, k]^T (row-major, leading dims given), split over the session's
- * threads when the product is large enough (dense_gemm.h). */
-static inline void ei_rnn_gemm(const ei_rnn_ctx *cx, size_t m, size_t n, size_t k,
-                               const float *a, size_t lda, const float *b, size_t ldb, float *c,
-                               size_t ldc) {
-    ei_dense_gemm g;
+/* A step's product gets one more task per this many multiply-adds (up to the threads).
+ * Batch-1 steps are GEMVs of 1-10 us bound by R's trip through L2; split by columns, each
+ * thread keeps its half of R in its own L2 and the pool's workers spin between steps, so
+ * [1,256]x[256,1024] went from 10.7 to 5.3 us and [1,128]x[128,512] from 2.3 to 1.4 us on
+ * 2 idle cores. (On cores shared with other busy processes a descheduled worker stalls
+ * each step instead: 2x slower there, as it is for onnxruntime.) */
+#define EI_RNN_STEP_MIN_TASK_FLOPS ((size_t)1 << 15)
+/* ... and the input projection (done once): as dense_gemm.h. */
+#define EI_RNN_MIN_TASK_FLOPS ((size_t)1 << 17)
+
+/* C = epilogue(A[M,K] * packed B[K,N]) split over a pool by rows or nr-column blocks. */
+typedef struct ei_rnn_pgemm {
+    const ei_gemm_kernel *gk;
+    size_t m, n, k;
+    const float *a;
+    size_t lda;
+    const float *pb;
+    float *c;
+    size_t ldc;
+    ei_gemm_epilogue ep;
+    size_t block;
+    int split_rows;
+} ei_rnn_pgemm;
+
+static inline void ei_rnn_pgemm_task(void *arg, size_t task, int thread) {
+    (void)thread;
+    const ei_rnn_pgemm *g = (const ei_rnn_pgemm *)arg;
+    size_t lo = task * g->block, ext = g->split_rows ? g->m : g->n;
+    size_t hi = lo + g->block < ext ? lo + g->block : ext;
+    if (g->split_rows)
+        g->gk->gemm_pb(g->k, g->a, g->lda, g->pb, g->c, g->ldc, &g->ep, lo, hi, 0, g->n);
+    else
+        g->gk->gemm_pb(g->k, g->a, g->lda, g->pb, g->c, g->ldc, &g->ep, 0, g->m, lo, hi);
+}
+
+/* Runs g over pool with at most one task per min_flops multiply-adds and per thread;
+ * pool NULL or threads <= 1: inline. */
+static inline void ei_rnn_pgemm_run(ei_threadpool *pool, int threads, size_t min_flops,
+                                    ei_rnn_pgemm *g) {
+    if (!g->m || !g->n) return;
+    size_t work = 0, t = 1;
+    if (pool && threads > 1 && ei_size_mul(g->m, g->n, &work) &&
+        ei_size_mul(work, g->k ? g->k : 1, &work)) {
+        t = work / min_flops;
+        if (t > (size_t)threads) t = (size_t)threads;
+        if (!t) t = 1;
+    }
+    size_t nr = g->gk->nr, panels = (g->n + nr - 1) / nr;
+    g->split_rows = g->m >= t * 4 || panels < t;
+    size_t ext = g->split_rows ? g->m : panels;
+    if (t > ext) t = ext;
+    size_t block = (ext + t - 1) / t;
+    size_t n_tasks = (ext + block - 1) / block;
+    g->block = g->split_rows ? block : block * nr;
+    if (n_tasks <= 1) ei_rnn_pgemm_task(g, 0, 0);
+    else ei_threadpool_run(pool, n_tasks, ei_rnn_pgemm_task, g);
+}
+
+/* One step's product c[B, cols of piece] = a[B, H] * R piece (+ residual rows, + bias[n])
+ * for this direction, threaded when the step is large and the context allows it. */
+static inline void ei_rnn_step_gemm(const ei_rnn_ctx *cx, int piece, const float *a,
+                                    size_t lda, float *c, size_t ldc, const float *res,
+                                    size_t ldr, const float *bias) {
+    const ei_rnn_state *s = cx->s;
+    ei_rnn_pgemm g;
     memset(&g, 0, sizeof g);
-    g.trans_b = 1;
-    g.m = m, g.n = n, g.k = k;
-    g.alpha = 1.0f, g.beta = 0.0f;
-    g.a = a, g.lda = lda, g.b = b, g.ldb = ldb, g.c = c, g.ldc = ldc;
-    ei_dense_gemm_run(cx->ex, &g);
+    g.gk = s->gk;
+    g.m = s->B;
+    g.n = piece ? s->G - s->G1 : s->G1;
+    g.k = s->H;
+    g.a = a, g.lda = lda;
+    g.pb = cx->rp + (piece ? s->rp_piece1 : 0);
+    g.c = c, g.ldc = ldc;
+    g.ep.bias = bias;
+    g.ep.bias_per_col = 1;
+    g.ep.residual = res;
+    g.ep.ldr = ldr;
+    g.ep.act.kind = EI_ACT_KIND_NONE;
+    ei_rnn_pgemm_run(cx->threaded ? cx->ex->pool : NULL, cx->ex->num_threads,
+                     EI_RNN_STEP_MIN_TASK_FLOPS, &g);
+}
+
+/* When every batch is at the same time index in this step (uniform lengths), the gx rows
+ * of (that time, batch 0..B) as a residual for ei_rnn_step_gemm: pointer and row stride
+ * (column col of the gates); NULL otherwise (the step adds gx per batch). */
+static inline const float *ei_rnn_step_residual(const ei_rnn_ctx *cx, size_t step, size_t col,
+                                                size_t *ldr) {
+    const ei_rnn_state *s = cx->s;
+    if (!cx->uniform) return NULL;
+    size_t t = cx->reverse ? s->T - 1 - step : step;
+    *ldr = s->layout ? s->T * cx->ldgx : cx->ldgx;
+    return cx->gx + (s->layout ? t : t * s->B) * cx->ldgx + col;
 }
 
 /* Per-step cell: updates h (and c) of the active batches; step in [0, T). */
@@ -185,7 +283,13 @@ static inline void ei_rnn_clip(const ei_rnn_state *s, size_t n, float *x) {
     if (s->has_clip) ei_kernels()->f32_clamp(n, x, -s->clip, s->clip, x);
 }
 
-static inline void ei_rnn_destroy(void *p) { free(p); }
+static inline void ei_rnn_destroy(void *p) {
+    ei_rnn_state *s = (ei_rnn_state *)p;
+    if (!s) return;
+    ei_aligned_free(s->wp);
+    ei_aligned_free(s->rp);
+    free(s);
+}
 
 static inline ei_status ei_rnn_prepare(ei_exec *ex, ei_node *node, const ei_rnn_kind *kind) {
     (void)ex;
@@ -301,6 +405,14 @@ static inline ei_status ei_rnn_check_input(const ei_exec *ex, const ei_node *nod
     return EI_STATUS_OK;
 }
 
+/* Places n floats at *off (returned in *at) and advances *off to the next multiple of 16
+ * floats; false on overflow. */
+static inline bool ei_rnn_take(size_t *off, size_t n, size_t *at) {
+    size_t r = 0;
+    *at = *off;
+    return ei_size_add(n, 15, &r) && ei_size_add(*off, r / 16 * 16, off);
+}
+
 static inline ei_status ei_rnn_infer(ei_exec *ex, ei_node *node) {
     ei_rnn_state *s = node->state;
     const ei_rnn_kind *kind = s->kind;
@@ -355,21 +467,81 @@ static inline ei_status ei_rnn_infer(ei_exec *ex, ei_node *node) {
     if (y) EI_CHECK(ei_value_set_shape(y, EI_DTYPE_F32, 4, yd));
     if (yh) EI_CHECK(ei_value_set_shape(yh, EI_DTYPE_F32, 3, hd));
     if (kind->gates == 4 && yc) EI_CHECK(ei_value_set_shape(yc, EI_DTYPE_F32, 3, hd));
-    /* Scratch: gx [T*B, G], gh [B, G], h, c, tmp, tmp2 [B, H], bias [G]; each 16-aligned.
-     * W's and R's element counts bound G*I and G*H; the rest is checked. */
-    size_t sizes[7], off = 0, total = 0, tb = 0;
-    bool ok = ei_size_mul(s->T, s->B, &tb) && ei_size_mul(tb, s->G, &sizes[0]) &&
-              ei_size_mul(s->B, s->G, &sizes[1]);
-    size_t bh = 0;
-    ok = ok && ei_size_mul(s->B, s->H, &bh);
-    sizes[2] = sizes[3] = sizes[4] = sizes[5] = bh;
-    sizes[6] = s->G;
-    size_t *offs[7] = {&s->off_gx, &s->off_gh, &s->off_h, &s->off_c, &s->off_tmp, &s->off_tmp2,
-                       &s->off_bias};
-    for (int i = 0; ok && i < 7; i++) {
-        *offs[i] = off;
-        ok = ei_size_add(sizes[i], 15, &total) && ei_size_add(off, total / 16 * 16, &off);
+    /* Packed weights. R's element count bounds D*G*H (H >= 1), W's D*G*I. */
+    const ei_gemm_kernel *gk = ei_gemm_kernel_get();
+    size_t DG = (size_t)D * s->G, H_ = s->H, I_ = s->I;
+    s->gk = gk;
+    s->G1 = kind->gates == 3 ? 2 * H_ : s->G;
+    size_t wpb = I_ ? gk->pack_b_size(I_, DG) : 0, rp0 = gk->pack_b_size(H_, s->G1);
+    size_t rp1 = s->G > s->G1 ? gk->pack_b_size(H_, s->G - s->G1) : 0;
+    if ((I_ && !wpb) || !rp0 || (s->G > s->G1 && !rp1))
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "input W '%s': packed weight size overflows", w->name);
+    size_t rp_bytes = 0;
+    s->wp_floats = wpb / sizeof(float);
+    s->rp_piece1 = (rp0 / sizeof(float) + 15) / 16 * 16;
+    s->rp_dir = s->rp_piece1 + (rp1 / sizeof(float) + 15) / 16 * 16;
+    if (s->rp_dir < s->rp_piece1 || !ei_size_mul(s->rp_dir, (size_t)D * sizeof(float), &rp_bytes))
+        return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
+                             "input R '%s': packed weight size overflows", r->name);
+    /* Constants are packed once here (again only when their data or shape changes). */
+    if ((w->flags & EI_VALUE_FLAG_CONST) && w->data && I_) {
+        if (!s->wp || s->wp_src != w->data || s->wp_key[0] != I_ || s->wp_key[1] != DG) {
+            ei_aligned_free(s->wp);
+            s->wp = ei_aligned_alloc(wpb);
+            s->wp_src = NULL;
+            if (!s->wp)
+                return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY,
+                                     "out of memory packing input W '%s'", w->name);
+            gk->pack_b(I_, DG, (const float *)w->data, I_, 1, s->wp);
+            s->wp_src = w->data;
+            s->wp_key[0] = I_, s->wp_key[1] = DG;
+        }
+    } else {
+        ei_aligned_free(s->wp);
+        s->wp = NULL;
     }
+    if ((r->flags & EI_VALUE_FLAG_CONST) && r->data) {
+        if (!s->rp || s->rp_src != r->data || s->rp_key[0] != H_ || s->rp_key[1] != DG) {
+            ei_aligned_free(s->rp);
+            s->rp = ei_aligned_alloc(rp_bytes);
+            s->rp_src = NULL;
+            if (!s->rp)
+                return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY,
+                                     "out of memory packing input R '%s'", r->name);
+            for (int64_t d = 0; d < D; d++) {
+                const float *rd = (const float *)r->data + (size_t)d * s->G * H_;
+                float *dst = s->rp + (size_t)d * s->rp_dir;
+                gk->pack_b(H_, s->G1, rd, H_, 1, dst);
+                if (s->G > s->G1)
+                    gk->pack_b(H_, s->G - s->G1, rd + s->G1 * H_, H_, 1, dst + s->rp_piece1);
+            }
+            s->rp_src = r->data;
+            s->rp_key[0] = H_, s->rp_key[1] = DG;
+        }
+    } else {
+        ei_aligned_free(s->rp);
+        s->rp = NULL;
+    }
+    /* Scratch, each part 16-float aligned: gx, bias, the directions' blocks, then the
+     * packed weights that are not constants. */
+    size_t off = 0, tb = 0, n_gx = 0, bg = 0, bh = 0, dirs_f = 0, rp_all = 0;
+    bool ok = ei_size_mul(s->T, s->B, &tb) && ei_size_mul(tb, DG, &n_gx) &&
+              ei_size_mul(s->B, s->G, &bg) && ei_size_mul(s->B, H_, &bh);
+    /* Offsets inside a direction's block: gh, h, c, tmp, tmp2. */
+    {
+        size_t o = 0;
+        ok = ok && ei_rnn_take(&o, bg, &s->off_gh) && ei_rnn_take(&o, bh, &s->off_h) &&
+             ei_rnn_take(&o, bh, &s->off_c) && ei_rnn_take(&o, bh, &s->off_tmp) &&
+             ei_rnn_take(&o, bh, &s->off_tmp2);
+        s->dir_stride = o;
+    }
+    ok = ok && ei_size_mul(s->dir_stride, (size_t)D, &dirs_f) &&
+         ei_size_mul(s->rp_dir, (size_t)D, &rp_all);
+    ok = ok && ei_rnn_take(&off, n_gx, &s->off_gx) && ei_rnn_take(&off, DG, &s->off_bias) &&
+         ei_rnn_take(&off, dirs_f, &s->off_dir) &&
+         ei_rnn_take(&off, s->wp || !I_ ? 0 : s->wp_floats, &s->off_wp) &&
+         ei_rnn_take(&off, s->rp ? 0 : rp_all, &s->off_rp);
     if (!ok || !ei_size_mul(off, sizeof(float), &node->scratch_bytes))
         return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
                              "input X '%s': scratch size overflows", x->name);
@@ -401,72 +573,155 @@ static inline size_t ei_rnn_yh_off(const ei_rnn_state *s, size_t d, size_t b) {
 typedef void (*ei_rnn_bias_fn)(const ei_rnn_state *s, const float *wb, const float *rb,
                                float *out);
 
+/* What one direction needs besides its context. */
+typedef struct ei_rnn_job {
+    ei_rnn_ctx cx[2];
+    ei_rnn_step_fn step;
+    const ei_value *h0, *c0;
+    ei_value *yh, *yc;
+    float *yd;
+} ei_rnn_job;
+
+/* Runs direction d over the whole sequence: initial states, steps, Y, Y_h, Y_c. */
+static inline void ei_rnn_direction(const ei_rnn_job *job, size_t d) {
+    const ei_rnn_ctx *cx = &job->cx[d];
+    const ei_rnn_state *s = cx->s;
+    size_t T = s->T, B = s->B, H = s->H;
+    for (size_t b = 0; b < B; b++) {
+        size_t o = ei_rnn_yh_off(s, d, b);
+        if (job->h0) memcpy(cx->h + b * H, (const float *)job->h0->data + o, H * sizeof(float));
+        else memset(cx->h + b * H, 0, H * sizeof(float));
+        if (job->c0) memcpy(cx->c + b * H, (const float *)job->c0->data + o, H * sizeof(float));
+        else memset(cx->c + b * H, 0, H * sizeof(float));
+    }
+    for (size_t t = 0; t < T && B > 0; t++) {
+        job->step(cx, t);
+        if (!job->yd) continue;
+        for (size_t b = 0; b < B; b++) {
+            size_t tb = ei_rnn_time(cx, b, t);
+            if (tb == (size_t)-1) continue;
+            memcpy(job->yd + ei_rnn_y_off(s, tb, d, b), cx->h + b * H, H * sizeof(float));
+        }
+    }
+    for (size_t b = 0; b < B; b++) {
+        size_t o = ei_rnn_yh_off(s, d, b);
+        float *yh = job->yh ? (float *)job->yh->data + o : NULL;
+        float *yc = job->yc ? (float *)job->yc->data + o : NULL;
+        /* A batch with sequence length 0 reports zero states, as onnxruntime does. */
+        if (cx->lens && cx->lens[b] == 0) {
+            if (yh) memset(yh, 0, H * sizeof(float));
+            if (yc) memset(yc, 0, H * sizeof(float));
+            continue;
+        }
+        if (yh) memcpy(yh, cx->h + b * H, H * sizeof(float));
+        if (yc) memcpy(yc, cx->c + b * H, H * sizeof(float));
+    }
+}
+
+static inline void ei_rnn_direction_task(void *arg, size_t task, int thread) {
+    (void)thread;
+    ei_rnn_direction((const ei_rnn_job *)arg, task);
+}
+
 static inline ei_status ei_rnn_run(ei_exec *ex, ei_node *node, ei_rnn_step_fn step,
                                    ei_rnn_bias_fn bias_fold) {
     const ei_rnn_state *s = node->state;
+    const ei_gemm_kernel *gk = s->gk;
     const ei_value *x = ei_node_in(ex, node, 0), *w = ei_node_in(ex, node, 1);
     const ei_value *r = ei_node_in(ex, node, 2), *bv = ei_node_in(ex, node, 3);
-    const ei_value *lv = ei_node_in(ex, node, 4), *h0 = ei_node_in(ex, node, 5);
-    const ei_value *c0 = s->kind->gates == 4 ? ei_node_in(ex, node, 6) : NULL;
+    const ei_value *lv = ei_node_in(ex, node, 4);
     const ei_value *pv = s->kind->gates == 4 ? ei_node_in(ex, node, 7) : NULL;
-    ei_value *y = ei_node_out(ex, node, 0), *yh = ei_node_out(ex, node, 1);
-    ei_value *yc = s->kind->gates == 4 ? ei_node_out(ex, node, 2) : NULL;
+    ei_value *y = ei_node_out(ex, node, 0);
     const int32_t *lens = lv ? (const int32_t *)lv->data : NULL;
-    size_t T = s->T, B = s->B, H = s->H, G = s->G, I = s->I;
-    for (size_t b = 0; lens && b < B; b++)
+    size_t T = s->T, B = s->B, H = s->H, G = s->G, I = s->I, D = (size_t)s->dirs;
+    size_t DG = D * G, rows = T * B;
+    int uniform = 1;
+    for (size_t b = 0; lens && b < B; b++) {
         if (lens[b] < 0 || (size_t)lens[b] > T)
             return ei_node_error(node, EI_STATUS_INVALID_ARGUMENT,
                                  "input sequence_lens '%s'[%zu] = %d is outside [0, %zu]",
                                  lv->name, b, (int)lens[b], T);
+        if ((size_t)lens[b] != T) uniform = 0;
+    }
     float *sc = node->scratch;
-    float *yd = y ? (float *)y->data : NULL;
-    if (yd && y->nbytes) memset(yd, 0, y->nbytes);
-    for (int d = 0; d < s->dirs; d++) {
-        ei_rnn_ctx cx = {ex, s, d, s->dirs == 2 ? d : s->reverse, lens,
-                         (const float *)w->data + (size_t)d * G * I,
-                         (const float *)r->data + (size_t)d * G * H,
-                         bv ? (const float *)bv->data + (size_t)d * 2 * G : NULL,
-                         pv ? (const float *)pv->data + (size_t)d * 3 * H : NULL,
-                         s->acts[d], sc + s->off_gx, sc + s->off_gh, sc + s->off_h,
-                         sc + s->off_c, sc + s->off_tmp, sc + s->off_tmp2};
-        float *bias = sc + s->off_bias;
-        size_t rows = T * B;
-        if (rows && G) {
-            ei_rnn_gemm(&cx, rows, G, I, (const float *)x->data, I, cx.w, I, cx.gx, G);
-            if (cx.b) {
-                bias_fold(s, cx.b, cx.b + G, bias);
-                const ei_kernel_table *k = ei_kernels();
-                for (size_t i = 0; i < rows; i++) k->f32_vadd(G, cx.gx + i * G, bias, cx.gx + i * G);
-            }
+    ei_rnn_job job;
+    memset(&job, 0, sizeof job);
+    job.step = step;
+    job.h0 = ei_node_in(ex, node, 5);
+    job.c0 = s->kind->gates == 4 ? ei_node_in(ex, node, 6) : NULL;
+    job.yh = ei_node_out(ex, node, 1);
+    job.yc = s->kind->gates == 4 ? ei_node_out(ex, node, 2) : NULL;
+    job.yd = y ? (float *)y->data : NULL;
+    /* Steps past a batch's length leave zeros in Y; otherwise every row is written. */
+    if (job.yd && y->nbytes && !uniform) memset(job.yd, 0, y->nbytes);
+    /* Weights that are not constants are packed for this run. */
+    const float *wp = s->wp, *rp = s->rp;
+    if (!wp && I) {
+        gk->pack_b(I, DG, (const float *)w->data, I, 1, sc + s->off_wp);
+        wp = sc + s->off_wp;
+    }
+    if (!rp) {
+        float *dst = sc + s->off_rp;
+        for (size_t d = 0; d < D; d++) {
+            const float *rd = (const float *)r->data + d * G * H;
+            gk->pack_b(H, s->G1, rd, H, 1, dst + d * s->rp_dir);
+            if (G > s->G1)
+                gk->pack_b(H, G - s->G1, rd + s->G1 * H, H, 1, dst + d * s->rp_dir + s->rp_piece1);
         }
-        for (size_t b = 0; b < B; b++) {
-            size_t o = ei_rnn_yh_off(s, (size_t)d, b);
-            if (h0) memcpy(cx.h + b * H, (const float *)h0->data + o, H * sizeof(float));
-            else memset(cx.h + b * H, 0, H * sizeof(float));
-            if (c0) memcpy(cx.c + b * H, (const float *)c0->data + o, H * sizeof(float));
-            else memset(cx.c + b * H, 0, H * sizeof(float));
-        }
-        for (size_t t = 0; t < T && B > 0; t++) {
-            step(&cx, t);
-            if (!yd) continue;
-            for (size_t b = 0; b < B; b++) {
-                size_t tb = ei_rnn_time(&cx, b, t);
-                if (tb == (size_t)-1) continue;
-                memcpy(yd + ei_rnn_y_off(s, tb, (size_t)d, b), cx.h + b * H, H * sizeof(float));
-            }
-        }
-        for (size_t b = 0; b < B; b++) {
-            size_t o = ei_rnn_yh_off(s, (size_t)d, b);
-            /* A batch with sequence length 0 reports zero states, as onnxruntime does. */
-            if (lens && lens[b] == 0) {
-                if (yh) memset((float *)yh->data + o, 0, H * sizeof(float));
-                if (yc) memset((float *)yc->data + o, 0, H * sizeof(float));
-                continue;
-            }
-            if (yh) memcpy((float *)yh->data + o, cx.h + b * H, H * sizeof(float));
-            if (yc) memcpy((float *)yc->data + o, cx.c + b * H, H * sizeof(float));
+        rp = dst;
+    }
+    /* gx = X * W^T + folded bias for every time step and direction in one product. */
+    float *bias = bv ? sc + s->off_bias : NULL, *gx = sc + s->off_gx;
+    for (size_t d = 0; bias && d < D; d++) {
+        const float *bd = (const float *)bv->data + d * 2 * G;
+        bias_fold(s, bd, bd + G, bias + d * G);
+    }
+    if (rows && DG && I) {
+        ei_rnn_pgemm g;
+        memset(&g, 0, sizeof g);
+        g.gk = gk;
+        g.m = rows, g.n = DG, g.k = I;
+        g.a = (const float *)x->data, g.lda = I;
+        g.pb = wp;
+        g.c = gx, g.ldc = DG;
+        g.ep.bias = bias;
+        g.ep.bias_per_col = 1;
+        g.ep.act.kind = EI_ACT_KIND_NONE;
+        ei_rnn_pgemm_run(ex->pool, ex->num_threads, EI_RNN_MIN_TASK_FLOPS, &g);
+    } else if (rows && DG) {
+        for (size_t i = 0; i < rows; i++) {
+            if (bias) memcpy(gx + i * DG, bias, DG * sizeof(float));
+            else memset(gx + i * DG, 0, DG * sizeof(float));
         }
     }
+    /* Two directions are independent: one thread each, for the whole sequence, beats
+     * splitting every small step. */
+    int par_dirs = D == 2 && ex->pool && ex->num_threads >= 2 && B > 0 && T > 0;
+    for (size_t d = 0; d < D; d++) {
+        ei_rnn_ctx *cx = &job.cx[d];
+        float *blk = sc + s->off_dir + d * s->dir_stride;
+        cx->ex = ex;
+        cx->s = s;
+        cx->dir = (int)d;
+        cx->reverse = s->dirs == 2 ? (int)d : s->reverse;
+        cx->threaded = !par_dirs;
+        cx->uniform = uniform;
+        cx->lens = lens;
+        cx->b = bv ? (const float *)bv->data + d * 2 * G : NULL;
+        cx->p = pv ? (const float *)pv->data + d * 3 * H : NULL;
+        cx->rp = rp + d * s->rp_dir;
+        cx->act = s->acts[d];
+        cx->gx = gx + d * G;
+        cx->ldgx = DG;
+        cx->gh = blk + s->off_gh;
+        cx->h = blk + s->off_h;
+        cx->c = blk + s->off_c;
+        cx->tmp = blk + s->off_tmp;
+        cx->tmp2 = blk + s->off_tmp2;
+    }
+    if (par_dirs) ei_threadpool_run(ex->pool, 2, ei_rnn_direction_task, &job);
+    else
+        for (size_t d = 0; d < D; d++) ei_rnn_direction(&job, d);
     return EI_STATUS_OK;
 }
 

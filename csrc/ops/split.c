@@ -2,12 +2,17 @@
  * split.c - Split along one axis into the node's outputs, for any fixed-size dtype.
  * Sizes come from the 'split' attribute (opsets 2-12), the 'split' input (13+),
  * 'num_outputs' (18+: chunks of ceil(dim/n), the last one smaller) or an equal division.
- * A 'split' input whose data is not known at infer makes the node dynamic.
+ * A 'split' input whose data is not known at infer makes the node dynamic. Large inputs
+ * are copied over the thread pool in equal byte ranges.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "ops/elem_util.h"
+
+/* Splits into at most this many outputs are copied over the thread pool when large. */
+#define EI_SPLIT_MAX_FAST 16
 
 typedef struct split_state {
     int64_t axis_attr;
@@ -193,6 +198,34 @@ static ei_status split_infer(ei_exec *ex, ei_node *node) {
     return split_set_outputs(ex, node, s, false);
 }
 
+/* One copy over the pool: task t takes bytes [t*per, (t+1)*per) of the input and copies
+ * its part of every (output, outer index) run, so large splits use every thread. */
+typedef struct split_job {
+    const split_state *s;
+    const char *x;
+    char *y[EI_SPLIT_MAX_FAST];
+    size_t dim, total, per;
+} split_job;
+
+static void split_task(void *arg, size_t task, int thread) {
+    (void)thread;
+    const split_job *j = arg;
+    const split_state *s = j->s;
+    size_t b = task * j->per, e = b + j->per < j->total ? b + j->per : j->total;
+    size_t row = j->dim * s->inner; /* input bytes per outer index */
+    if (!row) return;
+    for (size_t o = b / row; o < s->outer && o * row < e; o++) {
+        size_t off = 0;
+        for (int i = 0; i < s->n_out; i++) {
+            size_t len = (size_t)s->sizes[i] * s->inner, rs = o * row + off;
+            off += len;
+            size_t lo = rs > b ? rs : b, hi = rs + len < e ? rs + len : e;
+            if (!j->y[i] || lo >= hi) continue;
+            memcpy(j->y[i] + o * len + (lo - rs), j->x + lo, hi - lo);
+        }
+    }
+}
+
 static ei_status split_run(ei_exec *ex, ei_node *node) {
     split_state *s = node->state;
     const ei_value *x = ei_node_in(ex, node, 0);
@@ -201,6 +234,23 @@ static ei_status split_run(ei_exec *ex, ei_node *node) {
         EI_CHECK(split_set_outputs(ex, node, s, true));
     }
     const size_t dim = (size_t)x->dims[s->axis];
+    size_t tasks = ei_elem_tasks(ex, x->nbytes, (size_t)1 << 16);
+    if (tasks > 1 && s->n_out <= EI_SPLIT_MAX_FAST) {
+        split_job j;
+        memset(&j, 0, sizeof j);
+        j.s = s;
+        j.x = x->data;
+        for (int i = 0; i < s->n_out; i++) {
+            ei_value *y = ei_node_out(ex, node, i);
+            j.y[i] = y ? (char *)y->data : NULL;
+        }
+        j.dim = dim;
+        j.total = x->nbytes;
+        j.per = (x->nbytes + tasks - 1) / tasks;
+        j.per = (j.per + 63) & ~(size_t)63;
+        ei_threadpool_run(ex->pool, (x->nbytes + j.per - 1) / j.per, split_task, &j);
+        return EI_STATUS_OK;
+    }
     size_t off = 0;
     for (int i = 0; i < s->n_out; i++) {
         ei_value *y = ei_node_out(ex, node, i);

@@ -531,7 +531,64 @@ def test_max_unpool_errors():
 
 @pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
 def test_recurrent_threads(op):
-    # Large enough that X*W and the per-step H*R products are split over 3 threads.
+    # Large enough that X*W is split over 3 threads; the two directions run on two threads.
     model, feed = rnn_model(op, T=6, B=4, I=48, H=96, direction="bidirectional", init_h=True,
                             seq_lens=[6, 3, 5, 1])
     check(model, feed, threads=3)
+
+
+# (B, H) per op making every step's H*R products split over threads by columns and with
+# batches of several rows.
+STEP_SPLIT = {"LSTM": (32, 128), "GRU": (32, 192), "RNN": (64, 192)}
+
+
+@pytest.mark.parametrize("case", [dict(), dict(seq_lens="mixed", direction="reverse"),
+                                  dict(consts=False, linear_before_reset=1),
+                                  dict(seq_lens="full", init_h=True)],
+                         ids=["uniform", "lens", "inputs_lbr", "full_lens"])
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_recurrent_step_threads(op, case):
+    case = dict(case)
+    B, H = STEP_SPLIT[op]
+    T = 3
+    if case.get("seq_lens") == "mixed":
+        case["seq_lens"] = [(b % T) + 1 for b in range(B)]
+    elif case.get("seq_lens") == "full":
+        case["seq_lens"] = [T] * B
+    if op != "GRU":
+        case.pop("linear_before_reset", None)
+    model, feed = rnn_model(op, T=T, B=B, I=8, H=H, **case)
+    check(model, feed, threads=2)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_recurrent_bidirectional_uniform_lens(op, threads):
+    # sequence_lens all equal to T take the fused (uniform) path; weights as inputs are
+    # packed at every run.
+    for consts in (True, False):
+        model, feed = rnn_model(op, T=5, B=3, I=7, H=33, direction="bidirectional",
+                                seq_lens=[5, 5, 5], init_h=True, consts=consts)
+        check(model, feed, threads=threads)
+
+
+def test_lstm_stacked_torch_like():
+    # Two LSTM layers as torch.nn.LSTM(64, 256, num_layers=2) exports them at batch 1
+    # (LSTM -> Squeeze -> LSTM), the benchmark's sequence model, at 1 and 2 threads.
+    T, I, H = 20, 64, 256
+    rng = np.random.default_rng(5)
+    k = 1.0 / np.sqrt(H)
+    inits = []
+    for l, inp in enumerate((I, H)):
+        inits += [(f"w{l}", rng.uniform(-k, k, (1, 4 * H, inp)).astype(np.float32)),
+                  (f"r{l}", rng.uniform(-k, k, (1, 4 * H, H)).astype(np.float32)),
+                  (f"b{l}", rng.uniform(-k, k, (1, 8 * H)).astype(np.float32))]
+    inits.append(("ax", np.array([1], np.int64)))
+    nodes = [helper.make_node("LSTM", ["x", "w0", "r0", "b0"], ["y0"], hidden_size=H),
+             helper.make_node("Squeeze", ["y0", "ax"], ["x1"]),
+             helper.make_node("LSTM", ["x1", "w1", "r1", "b1"], ["y1"], hidden_size=H),
+             helper.make_node("Squeeze", ["y1", "ax"], ["y"])]
+    model = make_model(nodes, [("x", F, [T, 1, I])], [out("y", 3)], inits)
+    feed = {"x": rand([T, 1, I], seed=3)}
+    for threads in (1, 2):
+        check(model, feed, threads=threads)

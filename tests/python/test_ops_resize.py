@@ -314,6 +314,35 @@ def test_resize_threads_match_single():
     np.testing.assert_array_equal(run_ei(model, feed, sess_options=so), run_ei(model, feed))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int16, np.float64])
+@pytest.mark.parametrize("scales", [[1, 1, 2, 2], [1, 1, 3, 2], [1, 1, 2, 3], [1, 1, 1, 2],
+                                    [1, 1, 2, 1], [1, 1, 1.5, 2]])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_resize_nearest_integer_upsample(dtype, scales, threads):
+    # The row-repeat path (integer width scale: each element k times, equal rows copied),
+    # as torch's nn.Upsample exports it (asymmetric, floor), over task boundaries that fall
+    # inside a group of equal rows when threaded. onnxruntime has no int16/float64 Resize.
+    x = data((2, 5, 7, 9), dtype)
+    oracle = "ref" if dtype in (np.int16, np.float64) else "ort"
+    model, feed = resize_model(x, scales=scales, mode="nearest",
+                               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    expected = (run_ort(model, feed)[0] if oracle == "ort"
+                else ReferenceEvaluator(model).run(None, feed)[0])
+    so = edgeinfer.SessionOptions()
+    so.intra_op_num_threads = threads
+    np.testing.assert_array_equal(run_ei(model, feed, sess_options=so), expected)
+
+
+def test_resize_nearest_yolo_upsample_threads():
+    # The YOLOv8 neck's 2x upsample, large enough to be split over threads.
+    x = data((1, 64, 20, 20))
+    model, feed = resize_model(x, scales=[1, 1, 2, 2], mode="nearest",
+                               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    so = edgeinfer.SessionOptions()
+    so.intra_op_num_threads = 2
+    np.testing.assert_array_equal(run_ei(model, feed, sess_options=so), run_ort(model, feed)[0])
+
+
 def test_resize_empty_output():
     x = data((1, 2, 3, 4))
     model, feed = resize_model(x, sizes=[1, 2, 0, 4], mode="linear")
@@ -425,3 +454,32 @@ def test_resize_random_vs_reference(case):
     # oracle (float64 there, float32 coordinates here: 1e-4 covers it on unit-scale data).
     shape, kw = _random_cases()[case]
     check(RNG.standard_normal(shape).astype(np.float32), oracle="ref", tol=dict(rtol=1e-4, atol=1e-4), **kw)
+
+
+# ------------------------------------------- Split (YOLOv8 neck/head data movement)
+# Kept here with the neck's Resize; Split's general cases are in test_ops_movement.py.
+
+@pytest.mark.parametrize("shape,axis,split", [
+    ([1, 256, 40, 40], 1, [128, 128]),   # C2f halves
+    ([1, 144, 80, 80], 1, [64, 80]),     # detect head: box / class channels
+    ([2, 3, 70, 90], 2, [1, 68, 1]),     # several runs per outer index, ragged ranges
+    ([4, 9000, 3], 0, [1, 0, 3]),        # an empty output, rows split inside a run
+    ([3, 50000], 1, [49999, 1]),
+])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_split_large_threads(shape, axis, split, threads):
+    x = data(tuple(shape))
+    outs = [f"y{i}" for i in range(len(split))]
+    node = helper.make_node("Split", ["x", "s"], outs, axis=axis)
+    graph = helper.make_graph([node], "split", [helper.make_tensor_value_info("x", _tt(x.dtype), shape)],
+                              [helper.make_tensor_value_info(o, _tt(x.dtype), None) for o in outs],
+                              [numpy_helper.from_array(np.asarray(split, np.int64), "s")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    so = edgeinfer.SessionOptions()
+    so.intra_op_num_threads = threads
+    actual = edgeinfer.InferenceSession(model.SerializeToString(), sess_options=so).run(None, {"x": x})
+    expected = np.split(x, np.cumsum(split)[:-1], axis=axis)
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+        np.testing.assert_array_equal(a, e)
