@@ -205,6 +205,14 @@ static void planes(const char *isa, ei_kernel_table *kt) {
                                       /* several stride-1 chunks of padded rows */
                                       {100, 60, 3, 1},
                                       {90, 45, 5, 1},
+                                      /* several stride-2 chunks of deinterleaved rows,
+                                       * one row per chunk, and too wide for them */
+                                      {100, 60, 3, 2},
+                                      {90, 45, 5, 2},
+                                      {30, 31, 7, 2},
+                                      {12, 1000, 3, 2},
+                                      {11, 500, 5, 2},
+                                      {7, 1900, 3, 2},
                                       /* rows too wide for the stride-1 stack buffer */
                                       {6, 4700, 3, 1},
                                       {5, 4099, 5, 1},

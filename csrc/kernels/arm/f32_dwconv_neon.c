@@ -1,7 +1,8 @@
 /*
  * arm/f32_dwconv_neon.c - NEON (aarch64) 2-D depthwise convolution of one channel plane
  * (slot f32_dwconv2d), 4 outputs per vector; the structure of the x86 files: flat padded
- * chunks at stride 1 (dw_flat), else row by row with plain loads for full blocks (stride
+ * chunks at stride 1 (dw_flat), four even/odd phase planes in the same flat loop at
+ * stride 2 (dw_flat2), else row by row with plain loads for full blocks (stride
  * 2: vld2q deinterleaves) and scalar lanes for border and tail blocks (NEON has no masked
  * loads), stored through a stack buffer. Strides above 2 take the reference loop.
  * Accumulation order per output: bias, then taps row by row, then z, then act.
@@ -324,11 +325,13 @@ DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_
                 for (int i = 0; i < KH; i++)
 #pragma GCC unroll 5
                     for (int j = 0; j < KW; j++)
-                        acc = vfmaq_f32(acc, vld1q_f32(pf + i * c->dh * wp + j * c->dw), wv[i * KW + j]);
+                        acc = vfmaq_f32(acc, vld1q_f32(pf + i * c->dh * wp + j * c->dw),
+                                        wv[i * KW + j]);
             } else {
                 for (int64_t i = 0; i < kh; i++)
                     for (int64_t j = 0; j < kw; j++)
-                        acc = vfmaq_n_f32(acc, vld1q_f32(pf + i * c->dh * wp + j * c->dw), c->w[i * kw + j]);
+                        acc = vfmaq_n_f32(acc, vld1q_f32(pf + i * c->dh * wp + j * c->dw),
+                                          c->w[i * kw + j]);
             }
             vst1q_f32(out + f, acc);
         }
@@ -339,6 +342,111 @@ DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_
             for (int64_t ox = 0; ox < ow; ox += 4) {
                 int64_t n = ow - ox < 4 ? ow - ox : 4;
                 dw_store(c, vld1q_f32(out + r * wp + ox), zr ? zr + ox : NULL, yr + ox, n);
+            }
+            if (!c->act_in_reg) ei_f32_act_apply(&c->act, (size_t)ow, yr);
+        }
+    }
+}
+
+/* Stride-2 deinterleave of one row: de[t] = column base + 2t, dodd[t] = base + 2t + 1 for
+ * t in [0, n), 0 outside [0, iw) or when xr is NULL; vld2q where 8 columns lie inside the
+ * row, scalar lanes at the borders, so nothing outside the row is read. */
+static void dw_fill_row2(float *de, float *dodd, const float *xr, int64_t base, int64_t n,
+                         int64_t iw) {
+    if (!xr) {
+        memset(de, 0, (size_t)n * sizeof(float));
+        memset(dodd, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    int64_t t = 0;
+    for (; t < n && base + 2 * t < 0; t++) {
+        int64_t e = base + 2 * t;
+        de[t] = 0.0f;
+        dodd[t] = e + 1 >= 0 && e + 1 < iw ? xr[e + 1] : 0.0f;
+    }
+    for (; t + 4 <= n && base + 2 * t + 8 <= iw; t += 4) {
+        float32x4x2_t v = vld2q_f32(xr + base + 2 * t);
+        vst1q_f32(de + t, v.val[0]);
+        vst1q_f32(dodd + t, v.val[1]);
+    }
+    for (; t < n; t++) {
+        int64_t e = base + 2 * t;
+        de[t] = e >= 0 && e < iw ? xr[e] : 0.0f;
+        dodd[t] = e + 1 >= 0 && e + 1 < iw ? xr[e + 1] : 0.0f;
+    }
+}
+
+/* Stride 2 in both dims, dilation 1: the same flat loop on a polyphase split. A chunk's
+ * padded input rows are deinterleaved into four planes P[a][b][r][q] = xpad(2r + a,
+ * 2q + b) of width wq = out_w + (k_w - 1) / 2, so tap (i, j) of flat output f = r * wq + ox
+ * is plane (i & 1, j & 1) at f + (i >> 1) wq + (j >> 1): unit-stride loads and each input
+ * element is copied once. */
+#define DW_FLAT2_SLACK 4 /* floats after each plane: the last vector's overrun */
+static int64_t dw_flat2_rows(const dw_ctx *c) {
+    const int64_t wq = c->ow + (c->kw - 1) / 2, hk = (c->kh - 1) / 2;
+    const int64_t cap = DW_FLAT_MAX / 4 - DW_FLAT2_SLACK; /* floats per plane */
+    if (wq > cap) return 0;
+    int64_t rows = cap / wq - hk;           /* plane rows = rows + hk */
+    int64_t rows2 = (DW_FLAT_MAX - 4) / wq; /* flat outputs + one vector */
+    if (rows2 < rows) rows = rows2;
+    return rows < 1 ? 0 : rows;
+}
+
+DW_AI void dw_flat2(const dw_ctx *c, float bias, const float *z, float *y, int64_t oy0, int64_t oy1,
+                    int64_t chunk, const int KH, const int KW) {
+    float pbuf[DW_FLAT_MAX + 16], obuf[DW_FLAT_MAX + 16];
+    float *pad = dw_align(pbuf), *out = dw_align(obuf);
+    const int64_t wq = c->ow + (c->kw - 1) / 2, hk = (c->kh - 1) / 2;
+    const int64_t ps = (chunk + hk) * wq + DW_FLAT2_SLACK; /* plane stride */
+    const int64_t ow = c->ow, kh = KH ? KH : c->kh, kw = KW ? KW : c->kw;
+    float *pl[4] = {pad, pad + ps, pad + 2 * ps, pad + 3 * ps}; /* index 2a + b */
+    float32x4_t wv[25];
+    if (KH && KW) {
+#pragma GCC unroll 25
+        for (int t = 0; t < KH * KW; t++)
+            wv[t] = vdupq_n_f32(c->w[t]);
+    }
+    const float32x4_t vb = vdupq_n_f32(bias);
+    for (int64_t r0 = oy0; r0 < oy1; r0 += chunk) {
+        const int64_t nr = oy1 - r0 < chunk ? oy1 - r0 : chunk, hq = nr + hk;
+        for (int64_t a = 0; a < 2; a++) {
+            for (int64_t r = 0; r < hq; r++) {
+                int64_t iy = 2 * (r0 + r) + a - c->pt;
+                dw_fill_row2(pl[2 * a] + r * wq, pl[2 * a + 1] + r * wq,
+                             iy >= 0 && iy < c->ih ? c->x + iy * c->iw : NULL, -c->pl, wq, c->iw);
+            }
+            memset(pl[2 * a] + hq * wq, 0, DW_FLAT2_SLACK * sizeof(float));
+            memset(pl[2 * a + 1] + hq * wq, 0, DW_FLAT2_SLACK * sizeof(float));
+        }
+        const int64_t nf = (nr - 1) * wq + ow; /* the last valid flat output + 1 */
+        for (int64_t f = 0; f < nf; f += 4) {
+            float32x4_t acc = vb;
+            if (KH && KW) {
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++)
+                        acc = vfmaq_f32(
+                            acc,
+                            vld1q_f32(pl[(i & 1) * 2 + (j & 1)] + f + (i >> 1) * wq + (j >> 1)),
+                            wv[i * KW + j]);
+            } else {
+                for (int64_t i = 0; i < kh; i++)
+                    for (int64_t j = 0; j < kw; j++)
+                        acc = vfmaq_n_f32(
+                            acc,
+                            vld1q_f32(pl[(i & 1) * 2 + (j & 1)] + f + (i >> 1) * wq + (j >> 1)),
+                            c->w[i * kw + j]);
+            }
+            vst1q_f32(out + f, acc);
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            const int64_t oy = r0 + r;
+            const float *zr = z ? z + oy * ow : NULL;
+            float *yr = y + oy * ow;
+            for (int64_t ox = 0; ox < ow; ox += 4) {
+                int64_t n = ow - ox < 4 ? ow - ox : 4;
+                dw_store(c, vld1q_f32(out + r * wq + ox), zr ? zr + ox : NULL, yr + ox, n);
             }
             if (!c->act_in_reg) ei_f32_act_apply(&c->act, (size_t)ow, yr);
         }
@@ -377,9 +485,22 @@ void ei_f32_dwconv2d__neon(const ei_dwconv2d_params *p, const float *x, const fl
     int64_t a = (int64_t)oy0, b = (int64_t)oy1;
     int64_t chunk = c.sw == 1 && c.sh == 1 ? dw_flat_rows(&c) : 0;
     if (chunk) {
-        if (c.kh == 3 && c.kw == 3) dw_flat(&c, bias, z, y, a, b, chunk, 3, 3);
-        else if (c.kh == 5 && c.kw == 5) dw_flat(&c, bias, z, y, a, b, chunk, 5, 5);
-        else dw_flat(&c, bias, z, y, a, b, chunk, 0, 0);
+        if (c.kh == 3 && c.kw == 3)
+            dw_flat(&c, bias, z, y, a, b, chunk, 3, 3);
+        else if (c.kh == 5 && c.kw == 5)
+            dw_flat(&c, bias, z, y, a, b, chunk, 5, 5);
+        else
+            dw_flat(&c, bias, z, y, a, b, chunk, 0, 0);
+        return;
+    }
+    chunk = c.sw == 2 && c.sh == 2 && c.dw == 1 && c.dh == 1 ? dw_flat2_rows(&c) : 0;
+    if (chunk) {
+        if (c.kh == 3 && c.kw == 3)
+            dw_flat2(&c, bias, z, y, a, b, chunk, 3, 3);
+        else if (c.kh == 5 && c.kw == 5)
+            dw_flat2(&c, bias, z, y, a, b, chunk, 5, 5);
+        else
+            dw_flat2(&c, bias, z, y, a, b, chunk, 0, 0);
         return;
     }
     if (c.sw == 1) {

@@ -1,7 +1,8 @@
 /*
  * x86/f32_dwconv_avx2.c - AVX2+FMA 2-D depthwise convolution of one channel plane (slot
  * f32_dwconv2d), 8 outputs per vector; the structure of the AVX-512 file (flat padded
- * chunks at stride 1, else row by row). Full blocks use plain loads (stride 2: two loads,
+ * chunks at stride 1, four even/odd phase planes in the same flat loop at stride 2, else
+ * row by row). Full blocks use plain loads (stride 2: two loads,
  * shuffle and permute); border and tail blocks use vmaskmovps loads (no fault on masked
  * lanes) and blend the FMA by lane, so padding taps are skipped exactly as in ref.
  * Accumulation order per output: bias, then taps row by row (FMA), then z, then act.
@@ -309,11 +310,14 @@ static float *dw_align(float *p) {
     return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
-/* Rows per chunk, 0 when not even one fits. */
-static int64_t dw_flat_rows(const dw_ctx *c) {
+/* Rows per chunk for a range of n rows, 0 when not even one fits. */
+static int64_t dw_flat_rows(const dw_ctx *c, int64_t n) {
     const int64_t wp = c->ow + (c->kw - 1) * c->dw, span = (c->kh - 1) * c->dh;
     const int64_t slack = (c->kw - 1) * c->dw + (c->kh - 1) * c->dh * wp + 8;
     if (wp > DW_FLAT_MAX || slack > DW_FLAT_MAX) return 0;
+    if (n >= 1 && n <= DW_FLAT_MAX && n * wp <= DW_FLAT_MAX - 8 &&
+        (n + span) * wp <= DW_FLAT_MAX - slack)
+        return n; /* the whole range in one chunk: no divisions (small planes) */
     int64_t rows = (DW_FLAT_MAX - slack) / wp - span; /* padded rows = rows + span */
     int64_t rows2 = (DW_FLAT_MAX - 8) / wp;           /* flat outputs + one vector */
     if (rows2 < rows) rows = rows2;
@@ -351,7 +355,24 @@ DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_
         }
         memset(pad + used, 0, (size_t)(total - used) * sizeof(float));
         const int64_t nf = (nr - 1) * wp + ow; /* the last valid flat output + 1 */
-        for (int64_t f = 0; f < nf; f += 8) {
+        int64_t f = 0;
+        if (KH && KW) { /* two vectors per pass: two independent FMA chains */
+            for (; f + 8 < nf; f += 16) {
+                __m256 a0 = vb, a1 = vb;
+                const float *pf = pad + f;
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++) {
+                        const float *q = pf + i * c->dh * wp + j * c->dw;
+                        a0 = _mm256_fmadd_ps(wv[i * KW + j], _mm256_loadu_ps(q), a0);
+                        a1 = _mm256_fmadd_ps(wv[i * KW + j], _mm256_loadu_ps(q + 8), a1);
+                    }
+                _mm256_storeu_ps(out + f, a0);
+                _mm256_storeu_ps(out + f + 8, a1);
+            }
+        }
+        for (; f < nf; f += 8) {
             __m256 acc = vb;
             const float *pf = pad + f;
             if (KH && KW) {
@@ -383,6 +404,126 @@ DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_
     }
 }
 
+/* Stride-2 deinterleave of one row: de[t] = column base + 2t, dodd[t] = base + 2t + 1 for
+ * t in [0, n), 0 outside [0, iw) or when xr is NULL. Masked loads (vmaskmovps does not
+ * fault on masked lanes): nothing outside the row is read. */
+DW_AI void dw_fill_row2(float *de, float *dodd, const float *xr, int64_t base, int64_t n,
+                        int64_t iw) {
+    for (int64_t t = 0; t < n; t += 8) {
+        const int64_t m = n - t < 8 ? n - t : 8, e = base + 2 * t;
+        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+        if (xr) {
+            int64_t lo = -e, hi = iw - e;
+            if (lo < 0) lo = 0;
+            if (hi > 16) hi = 16;
+            if (lo < hi) {
+                a = _mm256_maskload_ps(dw_addr(xr, e), dw_mask8(lo, hi));
+                b = _mm256_maskload_ps(dw_addr(xr, e + 8), dw_mask8(lo - 8, hi - 8));
+            }
+        }
+        __m256 od = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)); /* a1 a3 b1 b3 .. */
+        od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), _MM_SHUFFLE(3, 1, 2, 0)));
+        const __m256i st = dw_mask8(0, m);
+        _mm256_maskstore_ps(de + t, st, dw_even8(a, b));
+        _mm256_maskstore_ps(dodd + t, st, od);
+    }
+}
+
+/* Stride 2 in both dims, dilation 1: the same flat loop on a polyphase split. A chunk's
+ * padded input rows are deinterleaved into four planes P[a][b][r][q] = xpad(2r + a,
+ * 2q + b) of width wq = out_w + (k_w - 1) / 2, so tap (i, j) of flat output f = r * wq + ox
+ * is plane (i & 1, j & 1) at f + (i >> 1) wq + (j >> 1): unit-stride loads, no masks, and
+ * each input element is copied once. */
+#define DW_FLAT2_SLACK 8 /* floats after each plane: the last vector's overrun */
+static int64_t dw_flat2_rows(const dw_ctx *c, int64_t n) {
+    const int64_t wq = c->ow + (c->kw - 1) / 2, hk = (c->kh - 1) / 2;
+    const int64_t cap = DW_FLAT_MAX / 4 - DW_FLAT2_SLACK; /* floats per plane */
+    if (wq > cap) return 0;
+    if (n >= 1 && n <= DW_FLAT_MAX && (n + hk) * wq <= cap && n * wq <= DW_FLAT_MAX - 8)
+        return n;                 /* the whole range in one chunk: no divisions (small planes) */
+    int64_t rows = cap / wq - hk; /* plane rows = rows + hk */
+    int64_t rows2 = (DW_FLAT_MAX - 8) / wq; /* flat outputs + one vector */
+    if (rows2 < rows) rows = rows2;
+    return rows < 1 ? 0 : rows;
+}
+
+DW_AI void dw_flat2(const dw_ctx *c, float bias, const float *z, float *y, int64_t oy0, int64_t oy1,
+                    int64_t chunk, const int KH, const int KW) {
+    float pbuf[DW_FLAT_MAX + 16], obuf[DW_FLAT_MAX + 16];
+    float *pad = dw_align(pbuf), *out = dw_align(obuf);
+    const int64_t wq = c->ow + (c->kw - 1) / 2, hk = (c->kh - 1) / 2;
+    const int64_t ps = (chunk + hk) * wq + DW_FLAT2_SLACK; /* plane stride */
+    const int64_t ow = c->ow, kh = KH ? KH : c->kh, kw = KW ? KW : c->kw;
+    float *pl[4] = {pad, pad + ps, pad + 2 * ps, pad + 3 * ps}; /* index 2a + b */
+    __m256 wv[25];
+    if (KH && KW) {
+#pragma GCC unroll 25
+        for (int t = 0; t < KH * KW; t++)
+            wv[t] = _mm256_set1_ps(c->w[t]);
+    }
+    const __m256 vb = _mm256_set1_ps(bias);
+    for (int64_t r0 = oy0; r0 < oy1; r0 += chunk) {
+        const int64_t nr = oy1 - r0 < chunk ? oy1 - r0 : chunk, hq = nr + hk;
+        for (int64_t a = 0; a < 2; a++) {
+            for (int64_t r = 0; r < hq; r++) {
+                int64_t iy = 2 * (r0 + r) + a - c->pt;
+                dw_fill_row2(pl[2 * a] + r * wq, pl[2 * a + 1] + r * wq,
+                             iy >= 0 && iy < c->ih ? c->x + iy * c->iw : NULL, -c->pl, wq, c->iw);
+            }
+            memset(pl[2 * a] + hq * wq, 0, DW_FLAT2_SLACK * sizeof(float));
+            memset(pl[2 * a + 1] + hq * wq, 0, DW_FLAT2_SLACK * sizeof(float));
+        }
+        const int64_t nf = (nr - 1) * wq + ow; /* the last valid flat output + 1 */
+        int64_t f = 0;
+        if (KH && KW) { /* two vectors per pass: two independent FMA chains */
+            for (; f + 8 < nf; f += 16) {
+                __m256 a0 = vb, a1 = vb;
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++) {
+                        const float *q = pl[(i & 1) * 2 + (j & 1)] + f + (i >> 1) * wq + (j >> 1);
+                        a0 = _mm256_fmadd_ps(wv[i * KW + j], _mm256_loadu_ps(q), a0);
+                        a1 = _mm256_fmadd_ps(wv[i * KW + j], _mm256_loadu_ps(q + 8), a1);
+                    }
+                _mm256_storeu_ps(out + f, a0);
+                _mm256_storeu_ps(out + f + 8, a1);
+            }
+        }
+        for (; f < nf; f += 8) {
+            __m256 acc = vb;
+            if (KH && KW) {
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++)
+                        acc = _mm256_fmadd_ps(wv[i * KW + j],
+                                              _mm256_loadu_ps(pl[(i & 1) * 2 + (j & 1)] + f +
+                                                              (i >> 1) * wq + (j >> 1)),
+                                              acc);
+            } else {
+                for (int64_t i = 0; i < kh; i++)
+                    for (int64_t j = 0; j < kw; j++)
+                        acc = _mm256_fmadd_ps(_mm256_set1_ps(c->w[i * kw + j]),
+                                              _mm256_loadu_ps(pl[(i & 1) * 2 + (j & 1)] + f +
+                                                              (i >> 1) * wq + (j >> 1)),
+                                              acc);
+            }
+            _mm256_storeu_ps(out + f, acc);
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            const int64_t oy = r0 + r;
+            const float *zr = z ? z + oy * ow : NULL;
+            float *yr = y + oy * ow;
+            for (int64_t ox = 0; ox < ow; ox += 8) {
+                int64_t n = ow - ox < 8 ? ow - ox : 8;
+                dw_store(c, _mm256_loadu_ps(out + r * wq + ox), zr ? zr + ox : NULL, yr + ox, n);
+            }
+            if (!c->act_in_reg) ei_f32_act_apply(&c->act, (size_t)ow, yr);
+        }
+    }
+}
+
 void ei_f32_dwconv2d__avx2(const ei_dwconv2d_params *p, const float *x, const float *w, float bias,
                            const float *z, float *y, size_t oy0, size_t oy1) {
     /* Gather indices are int32: very large strides take the reference loop. */
@@ -408,13 +549,8 @@ void ei_f32_dwconv2d__avx2(const ei_dwconv2d_params *p, const float *x, const fl
                 0,
                 p->act,
                 dw_act_in_reg(p->act.kind)};
-    int64_t tl, th;
-    dw_tap_cols(&c, -c.pl, &c.xlo, &th);                    /* tap 0: the last to enter */
-    dw_tap_cols(&c, (c.kw - 1) * c.dw - c.pl, &tl, &c.xhi); /* last tap: the first to leave */
-    dw_tap_cols(&c, (c.kw - 1) * c.dw + 1 - c.pl, &tl, &c.xhi2);
-    if (c.xhi2 > c.xhi) c.xhi2 = c.xhi;
     int64_t a = (int64_t)oy0, b = (int64_t)oy1;
-    int64_t chunk = c.sw == 1 && c.sh == 1 ? dw_flat_rows(&c) : 0;
+    int64_t chunk = c.sw == 1 && c.sh == 1 ? dw_flat_rows(&c, b - a) : 0;
     if (chunk) {
         if (c.kh == 3 && c.kw == 3)
             dw_flat(&c, bias, z, y, a, b, chunk, 3, 3);
@@ -424,6 +560,22 @@ void ei_f32_dwconv2d__avx2(const ei_dwconv2d_params *p, const float *x, const fl
             dw_flat(&c, bias, z, y, a, b, chunk, 0, 0);
         return;
     }
+    chunk = c.sw == 2 && c.sh == 2 && c.dw == 1 && c.dh == 1 ? dw_flat2_rows(&c, b - a) : 0;
+    if (chunk) {
+        if (c.kh == 3 && c.kw == 3)
+            dw_flat2(&c, bias, z, y, a, b, chunk, 3, 3);
+        else if (c.kh == 5 && c.kw == 5)
+            dw_flat2(&c, bias, z, y, a, b, chunk, 5, 5);
+        else
+            dw_flat2(&c, bias, z, y, a, b, chunk, 0, 0);
+        return;
+    }
+    /* the row-by-row paths: full blocks between xlo and xhi (xhi2) */
+    int64_t tl, th;
+    dw_tap_cols(&c, -c.pl, &c.xlo, &th);                    /* tap 0: the last to enter */
+    dw_tap_cols(&c, (c.kw - 1) * c.dw - c.pl, &tl, &c.xhi); /* last tap: the first to leave */
+    dw_tap_cols(&c, (c.kw - 1) * c.dw + 1 - c.pl, &tl, &c.xhi2);
+    if (c.xhi2 > c.xhi) c.xhi2 = c.xhi;
     if (c.sw == 1) {
         if (c.kw == 3 && c.kh == 3)
             dw_plane(&c, bias, z, y, a, b, 3, 3, 1);

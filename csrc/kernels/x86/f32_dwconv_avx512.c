@@ -2,7 +2,9 @@
  * x86/f32_dwconv_avx512.c - AVX-512 2-D depthwise convolution of one channel plane
  * (slot f32_dwconv2d), 16 outputs per vector. Stride 1: chunks of rows are zero-padded
  * into a stack buffer and computed as one flat, unmasked vector loop (dw_flat). Stride 2
- * and rows too wide for the buffer go row by row: blocks whose taps all lie inside the
+ * (both dims, no dilation): the padded rows are split into four even/odd phase planes and
+ * run through the same flat loop (dw_flat2). Other strides and rows too wide for the
+ * buffer go row by row: blocks whose taps all lie inside the
  * input use plain loads (stride 2: two loads and a permute; stride 1: two output rows
  * share each input row), border and tail blocks masked loads and masked FMAs, so padding
  * taps are skipped as in ref and nothing outside the plane is read. 3x3 and 5x5 kernels
@@ -11,7 +13,6 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "kernels/kernels_isa.h"
 
@@ -313,15 +314,141 @@ static float *dw_align(float *p) {
     return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
-/* Rows per chunk, 0 when not even one fits. */
-static int64_t dw_flat_rows(const dw_ctx *c) {
+/* Rows per chunk for a range of n rows, 0 when not even one fits. */
+static int64_t dw_flat_rows(const dw_ctx *c, int64_t n) {
     const int64_t wp = c->ow + (c->kw - 1) * c->dw, span = (c->kh - 1) * c->dh;
     const int64_t slack = (c->kw - 1) * c->dw + (c->kh - 1) * c->dh * wp + 16;
     if (wp > DW_FLAT_MAX || slack > DW_FLAT_MAX) return 0;
+    if (n >= 1 && n <= DW_FLAT_MAX && n * wp <= DW_FLAT_MAX - 16 &&
+        (n + span) * wp <= DW_FLAT_MAX - slack)
+        return n; /* the whole range in one chunk: no divisions (small planes) */
     int64_t rows = (DW_FLAT_MAX - slack) / wp - span; /* padded rows = rows + span */
     int64_t rows2 = (DW_FLAT_MAX - 16) / wp;          /* flat outputs + one vector */
     if (rows2 < rows) rows = rows2;
     return rows < 1 ? 0 : rows;
+}
+
+/* dst[t] = row xr at column base + t for t in [0, n), 0 where that column lies outside
+ * [0, iw) or xr is NULL. Masked loads: nothing outside the row is read. */
+DW_AI void dw_fill_row(float *dst, const float *xr, int64_t base, int64_t n, int64_t iw) {
+    for (int64_t t = 0; t < n; t += 16) {
+        const int64_t m = n - t < 16 ? n - t : 16;
+        __m512 v = _mm512_setzero_ps();
+        if (xr) {
+            int64_t lo = -(base + t), hi = iw - (base + t);
+            if (lo < 0) lo = 0;
+            if (hi > m) hi = m;
+            if (lo < hi) v = _mm512_maskz_loadu_ps(dw_mask16(lo, hi), dw_addr(xr, base + t));
+        }
+        _mm512_mask_storeu_ps(dst + t, dw_mask16(0, m), v);
+    }
+}
+
+/* Stride-2 deinterleave of one row: de[t] = column base + 2t, dodd[t] = base + 2t + 1 for
+ * t in [0, n), 0 outside [0, iw) or when xr is NULL (masked loads as above). */
+DW_AI void dw_fill_row2(float *de, float *dodd, const float *xr, int64_t base, int64_t n,
+                        int64_t iw) {
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd =
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int64_t t = 0; t < n; t += 16) {
+        const int64_t m = n - t < 16 ? n - t : 16, e = base + 2 * t;
+        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+        if (xr) {
+            int64_t lo = -e, hi = iw - e;
+            if (lo < 0) lo = 0;
+            if (hi > 32) hi = 32;
+            if (lo < hi) {
+                uint64_t mm = ((1ull << hi) - 1u) & ~((1ull << lo) - 1u);
+                a = _mm512_maskz_loadu_ps((__mmask16)(mm & 0xffff), dw_addr(xr, e));
+                b = _mm512_maskz_loadu_ps((__mmask16)(mm >> 16), dw_addr(xr, e + 16));
+            }
+        }
+        const __mmask16 st = dw_mask16(0, m);
+        _mm512_mask_storeu_ps(de + t, st, _mm512_permutex2var_ps(a, even, b));
+        _mm512_mask_storeu_ps(dodd + t, st, _mm512_permutex2var_ps(a, odd, b));
+    }
+}
+
+/* Rows r in [0, rows) of a padded chunk: dst + r n = input row iy0 + r ys at columns
+ * -pl .. n - pl (0 outside the plane), as dw_fill_row; narrow rows (small planes) compute
+ * their masks once for all rows. */
+DW_AI void dw_fill_rows(const dw_ctx *c, float *dst, int64_t n, int64_t iy0, int64_t ys,
+                        int64_t rows) {
+    if (n > 64) {
+        for (int64_t r = 0, iy = iy0; r < rows; r++, iy += ys)
+            dw_fill_row(dst + r * n, iy >= 0 && iy < c->ih ? c->x + iy * c->iw : NULL, -c->pl, n,
+                        c->iw);
+        return;
+    }
+    __mmask16 lm[4], sm[4];
+    const int64_t nb = (n + 15) / 16;
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t t = 16 * b, m = n - t < 16 ? n - t : 16;
+        int64_t lo = c->pl - t, hi = c->iw + c->pl - t;
+        if (lo < 0) lo = 0;
+        if (hi > m) hi = m;
+        lm[b] = lo < hi ? dw_mask16(lo, hi) : 0;
+        sm[b] = dw_mask16(0, m);
+    }
+    for (int64_t r = 0, iy = iy0; r < rows; r++, iy += ys) {
+        float *d = dst + r * n;
+        if (iy < 0 || iy >= c->ih) {
+            for (int64_t b = 0; b < nb; b++)
+                _mm512_mask_storeu_ps(d + 16 * b, sm[b], _mm512_setzero_ps());
+            continue;
+        }
+        const float *xr = c->x + iy * c->iw;
+        for (int64_t b = 0; b < nb; b++)
+            _mm512_mask_storeu_ps(d + 16 * b, sm[b],
+                                  _mm512_maskz_loadu_ps(lm[b], dw_addr(xr, 16 * b - c->pl)));
+    }
+}
+
+/* The same for the stride-2 deinterleave (dw_fill_row2) into de and dodd. */
+DW_AI void dw_fill_rows2(const dw_ctx *c, float *de, float *dodd, int64_t n, int64_t iy0,
+                         int64_t ys, int64_t rows) {
+    if (n > 64) {
+        for (int64_t r = 0, iy = iy0; r < rows; r++, iy += ys)
+            dw_fill_row2(de + r * n, dodd + r * n, iy >= 0 && iy < c->ih ? c->x + iy * c->iw : NULL,
+                         -c->pl, n, c->iw);
+        return;
+    }
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd =
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __mmask16 la[4], lb[4], sm[4];
+    const int64_t nb = (n + 15) / 16;
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t t = 16 * b, m = n - t < 16 ? n - t : 16;
+        int64_t lo = c->pl - 2 * t, hi = c->iw + c->pl - 2 * t;
+        if (lo < 0) lo = 0;
+        if (hi > 32) hi = 32;
+        uint64_t mm = lo < hi ? ((1ull << hi) - 1u) & ~((1ull << lo) - 1u) : 0;
+        la[b] = (__mmask16)(mm & 0xffff);
+        lb[b] = (__mmask16)(mm >> 16);
+        sm[b] = dw_mask16(0, m);
+    }
+    for (int64_t r = 0, iy = iy0; r < rows; r++, iy += ys) {
+        float *e = de + r * n, *o = dodd + r * n;
+        if (iy < 0 || iy >= c->ih) {
+            for (int64_t b = 0; b < nb; b++) {
+                _mm512_mask_storeu_ps(e + 16 * b, sm[b], _mm512_setzero_ps());
+                _mm512_mask_storeu_ps(o + 16 * b, sm[b], _mm512_setzero_ps());
+            }
+            continue;
+        }
+        const float *xr = c->x + iy * c->iw;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t col = 32 * b - c->pl;
+            __m512 va = _mm512_maskz_loadu_ps(la[b], dw_addr(xr, col));
+            __m512 vb = _mm512_maskz_loadu_ps(lb[b], dw_addr(xr, col + 16));
+            _mm512_mask_storeu_ps(e + 16 * b, sm[b], _mm512_permutex2var_ps(va, even, vb));
+            _mm512_mask_storeu_ps(o + 16 * b, sm[b], _mm512_permutex2var_ps(va, odd, vb));
+        }
+    }
 }
 
 DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_t oy0, int64_t oy1,
@@ -341,21 +468,45 @@ DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_
         const int64_t nr = oy1 - r0 < chunk ? oy1 - r0 : chunk, prow = nr + span;
         /* padded input rows r0 - pt .. + prow, columns -pl .. wp - pl, then zero slack */
         const int64_t used = prow * wp, total = used + (c->kw - 1) * c->dw + 16;
-        for (int64_t r = 0; r < prow; r++) {
-            float *d = pad + r * wp;
-            int64_t iy = r0 - c->pt + r;
-            if (iy < 0 || iy >= c->ih) {
-                memset(d, 0, (size_t)wp * sizeof(float));
-                continue;
+        dw_fill_rows(c, pad, wp, r0 - c->pt, 1, prow);
+        dw_fill_row(pad + used, NULL, 0, total - used, 0);
+        /* Rows of at most one vector, when that takes no more vectors than the flat loop:
+         * one vector per output row, stored straight to y (no trip through out). */
+        if (KH && KW && ow <= 16 && nr * 16 <= (nr - 1) * wp + ow + 15) {
+            for (int64_t r = 0; r < nr; r++) {
+                const float *pf = pad + r * wp;
+                __m512 acc = vb;
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++)
+                        acc = _mm512_fmadd_ps(
+                            wv[i * KW + j], _mm512_loadu_ps(pf + i * c->dh * wp + j * c->dw), acc);
+                const int64_t oy = r0 + r;
+                dw_store(c, acc, z ? z + oy * ow : NULL, y + oy * ow, ow);
+                if (!c->act_in_reg) ei_f32_act_apply(&c->act, (size_t)ow, y + oy * ow);
             }
-            int64_t lo = c->pl < wp ? c->pl : wp, n = c->iw < wp - lo ? c->iw : wp - lo;
-            memset(d, 0, (size_t)lo * sizeof(float));
-            memcpy(d + lo, c->x + iy * c->iw, (size_t)n * sizeof(float));
-            memset(d + lo + n, 0, (size_t)(wp - lo - n) * sizeof(float));
+            continue;
         }
-        memset(pad + used, 0, (size_t)(total - used) * sizeof(float));
         const int64_t nf = (nr - 1) * wp + ow; /* the last valid flat output + 1 */
-        for (int64_t f = 0; f < nf; f += 16) {
+        int64_t f = 0;
+        if (KH && KW) { /* two vectors per pass: two independent FMA chains */
+            for (; f + 16 < nf; f += 32) {
+                __m512 a0 = vb, a1 = vb;
+                const float *pf = pad + f;
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++) {
+                        const float *q = pf + i * c->dh * wp + j * c->dw;
+                        a0 = _mm512_fmadd_ps(wv[i * KW + j], _mm512_loadu_ps(q), a0);
+                        a1 = _mm512_fmadd_ps(wv[i * KW + j], _mm512_loadu_ps(q + 16), a1);
+                    }
+                _mm512_storeu_ps(out + f, a0);
+                _mm512_storeu_ps(out + f + 16, a1);
+            }
+        }
+        for (; f < nf; f += 16) {
             __m512 acc = vb;
             const float *pf = pad + f;
             if (KH && KW) {
@@ -387,6 +538,115 @@ DW_AI void dw_flat(const dw_ctx *c, float bias, const float *z, float *y, int64_
     }
 }
 
+/* Stride 2 in both dims, dilation 1: the same flat loop on a polyphase split. A chunk's
+ * padded input rows are deinterleaved into four planes P[a][b][r][q] = xpad(2r + a,
+ * 2q + b) of width wq = out_w + (k_w - 1) / 2, so tap (i, j) of flat output f = r * wq + ox
+ * is plane (i & 1, j & 1) at f + (i >> 1) wq + (j >> 1): unit-stride loads, no masks, and
+ * each input element is copied once. */
+#define DW_FLAT2_SLACK 16 /* floats after each plane: the last vector's overrun */
+static int64_t dw_flat2_rows(const dw_ctx *c, int64_t n) {
+    const int64_t wq = c->ow + (c->kw - 1) / 2, hk = (c->kh - 1) / 2;
+    const int64_t cap = DW_FLAT_MAX / 4 - DW_FLAT2_SLACK; /* floats per plane */
+    if (wq > cap) return 0;
+    if (n >= 1 && n <= DW_FLAT_MAX && (n + hk) * wq <= cap && n * wq <= DW_FLAT_MAX - 16)
+        return n;                 /* the whole range in one chunk: no divisions (small planes) */
+    int64_t rows = cap / wq - hk; /* plane rows = rows + hk */
+    int64_t rows2 = (DW_FLAT_MAX - 16) / wq; /* flat outputs + one vector */
+    if (rows2 < rows) rows = rows2;
+    return rows < 1 ? 0 : rows;
+}
+
+DW_AI void dw_flat2(const dw_ctx *c, float bias, const float *z, float *y, int64_t oy0, int64_t oy1,
+                    int64_t chunk, const int KH, const int KW) {
+    float pbuf[DW_FLAT_MAX + 16], obuf[DW_FLAT_MAX + 16];
+    float *pad = dw_align(pbuf), *out = dw_align(obuf);
+    const int64_t wq = c->ow + (c->kw - 1) / 2, hk = (c->kh - 1) / 2;
+    const int64_t ps = (chunk + hk) * wq + DW_FLAT2_SLACK; /* plane stride */
+    const int64_t ow = c->ow, kh = KH ? KH : c->kh, kw = KW ? KW : c->kw;
+    float *pl[4] = {pad, pad + ps, pad + 2 * ps, pad + 3 * ps}; /* index 2a + b */
+    __m512 wv[25];
+    if (KH && KW) {
+#pragma GCC unroll 25
+        for (int t = 0; t < KH * KW; t++)
+            wv[t] = _mm512_set1_ps(c->w[t]);
+    }
+    const __m512 vb = _mm512_set1_ps(bias);
+    for (int64_t r0 = oy0; r0 < oy1; r0 += chunk) {
+        const int64_t nr = oy1 - r0 < chunk ? oy1 - r0 : chunk, hq = nr + hk;
+        for (int64_t a = 0; a < 2; a++) {
+            dw_fill_rows2(c, pl[2 * a], pl[2 * a + 1], wq, 2 * r0 + a - c->pt, 2, hq);
+            dw_fill_row(pl[2 * a] + hq * wq, NULL, 0, DW_FLAT2_SLACK, 0);
+            dw_fill_row(pl[2 * a + 1] + hq * wq, NULL, 0, DW_FLAT2_SLACK, 0);
+        }
+        /* as in dw_flat: one vector per output row when that is no more vectors */
+        if (KH && KW && ow <= 16 && nr * 16 <= (nr - 1) * wq + ow + 15) {
+            for (int64_t r = 0; r < nr; r++) {
+                __m512 acc = vb;
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++)
+                        acc = _mm512_fmadd_ps(wv[i * KW + j],
+                                              _mm512_loadu_ps(pl[(i & 1) * 2 + (j & 1)] +
+                                                              (r + (i >> 1)) * wq + (j >> 1)),
+                                              acc);
+                const int64_t oy = r0 + r;
+                dw_store(c, acc, z ? z + oy * ow : NULL, y + oy * ow, ow);
+                if (!c->act_in_reg) ei_f32_act_apply(&c->act, (size_t)ow, y + oy * ow);
+            }
+            continue;
+        }
+        const int64_t nf = (nr - 1) * wq + ow; /* the last valid flat output + 1 */
+        int64_t f = 0;
+        if (KH && KW) { /* two vectors per pass: two independent FMA chains */
+            for (; f + 16 < nf; f += 32) {
+                __m512 a0 = vb, a1 = vb;
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++) {
+                        const float *q = pl[(i & 1) * 2 + (j & 1)] + f + (i >> 1) * wq + (j >> 1);
+                        a0 = _mm512_fmadd_ps(wv[i * KW + j], _mm512_loadu_ps(q), a0);
+                        a1 = _mm512_fmadd_ps(wv[i * KW + j], _mm512_loadu_ps(q + 16), a1);
+                    }
+                _mm512_storeu_ps(out + f, a0);
+                _mm512_storeu_ps(out + f + 16, a1);
+            }
+        }
+        for (; f < nf; f += 16) {
+            __m512 acc = vb;
+            if (KH && KW) {
+#pragma GCC unroll 5
+                for (int i = 0; i < KH; i++)
+#pragma GCC unroll 5
+                    for (int j = 0; j < KW; j++)
+                        acc = _mm512_fmadd_ps(wv[i * KW + j],
+                                              _mm512_loadu_ps(pl[(i & 1) * 2 + (j & 1)] + f +
+                                                              (i >> 1) * wq + (j >> 1)),
+                                              acc);
+            } else {
+                for (int64_t i = 0; i < kh; i++)
+                    for (int64_t j = 0; j < kw; j++)
+                        acc = _mm512_fmadd_ps(_mm512_set1_ps(c->w[i * kw + j]),
+                                              _mm512_loadu_ps(pl[(i & 1) * 2 + (j & 1)] + f +
+                                                              (i >> 1) * wq + (j >> 1)),
+                                              acc);
+            }
+            _mm512_storeu_ps(out + f, acc);
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            const int64_t oy = r0 + r;
+            const float *zr = z ? z + oy * ow : NULL;
+            float *yr = y + oy * ow;
+            for (int64_t ox = 0; ox < ow; ox += 16) {
+                int64_t n = ow - ox < 16 ? ow - ox : 16;
+                dw_store(c, _mm512_loadu_ps(out + r * wq + ox), zr ? zr + ox : NULL, yr + ox, n);
+            }
+            if (!c->act_in_reg) ei_f32_act_apply(&c->act, (size_t)ow, yr);
+        }
+    }
+}
+
 void ei_f32_dwconv2d__avx512(const ei_dwconv2d_params *p, const float *x, const float *w,
                              float bias, const float *z, float *y, size_t oy0, size_t oy1) {
     /* Gather indices are int32: very large strides take the reference loop. */
@@ -412,13 +672,8 @@ void ei_f32_dwconv2d__avx512(const ei_dwconv2d_params *p, const float *x, const 
                 0,
                 p->act,
                 dw_act_in_reg(p->act.kind)};
-    int64_t tl, th;
-    dw_tap_cols(&c, -c.pl, &c.xlo, &th);                    /* tap 0: the last to enter */
-    dw_tap_cols(&c, (c.kw - 1) * c.dw - c.pl, &tl, &c.xhi); /* last tap: the first to leave */
-    dw_tap_cols(&c, (c.kw - 1) * c.dw + 1 - c.pl, &tl, &c.xhi2);
-    if (c.xhi2 > c.xhi) c.xhi2 = c.xhi;
     int64_t a = (int64_t)oy0, b = (int64_t)oy1;
-    int64_t chunk = c.sw == 1 && c.sh == 1 ? dw_flat_rows(&c) : 0;
+    int64_t chunk = c.sw == 1 && c.sh == 1 ? dw_flat_rows(&c, b - a) : 0;
     if (chunk) {
         if (c.kh == 3 && c.kw == 3)
             dw_flat(&c, bias, z, y, a, b, chunk, 3, 3);
@@ -428,6 +683,22 @@ void ei_f32_dwconv2d__avx512(const ei_dwconv2d_params *p, const float *x, const 
             dw_flat(&c, bias, z, y, a, b, chunk, 0, 0);
         return;
     }
+    chunk = c.sw == 2 && c.sh == 2 && c.dw == 1 && c.dh == 1 ? dw_flat2_rows(&c, b - a) : 0;
+    if (chunk) {
+        if (c.kh == 3 && c.kw == 3)
+            dw_flat2(&c, bias, z, y, a, b, chunk, 3, 3);
+        else if (c.kh == 5 && c.kw == 5)
+            dw_flat2(&c, bias, z, y, a, b, chunk, 5, 5);
+        else
+            dw_flat2(&c, bias, z, y, a, b, chunk, 0, 0);
+        return;
+    }
+    /* the row-by-row paths: full blocks between xlo and xhi (xhi2) */
+    int64_t tl, th;
+    dw_tap_cols(&c, -c.pl, &c.xlo, &th);                    /* tap 0: the last to enter */
+    dw_tap_cols(&c, (c.kw - 1) * c.dw - c.pl, &tl, &c.xhi); /* last tap: the first to leave */
+    dw_tap_cols(&c, (c.kw - 1) * c.dw + 1 - c.pl, &tl, &c.xhi2);
+    if (c.xhi2 > c.xhi) c.xhi2 = c.xhi;
     if (c.sw == 1) {
         if (c.kw == 3 && c.kh == 3)
             dw_plane(&c, bias, z, y, a, b, 3, 3, 1);
