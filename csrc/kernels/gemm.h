@@ -1,6 +1,7 @@
 /*
  * gemm.h - register-blocked f32 GEMM with prepacked constant operands and a fused epilogue.
- * Two single-threaded entry points over one micro-kernel per ISA:
+ * Two single-threaded entry points over one micro-kernel per ISA (plus gemm_pa_conv, the
+ * packed-A product with B an implicit im2col matrix):
  *
  *   packed A (Conv, NCHW):   C[M,N] = Wpacked[M,K] * B[K,N]   B = input / im2col, row-major,
  *                            read in place; vectorized along N (pixels).
@@ -48,6 +49,19 @@ typedef struct ei_gemm_epilogue {
     ei_act act;
 } ei_gemm_epilogue;
 
+/* The geometry of gemm_pa_conv's implicit B: the im2col matrix of one group's input block
+ * x (NCDHW, channel stride in[0]*in[1]*in[2]), never materialized. Spatial dims are
+ * (depth, height, width); 1-D and 2-D convs set the leading ones to in = out = k = s = d = 1,
+ * pad = 0. Row p of B is (c, kd, kh, kw) = p in row-major order over
+ * [channels][k[0]][k[1]][k[2]] (W's layout, so K = channels * k[0]*k[1]*k[2]); column n is
+ * output pixel n (row-major over out[]); the element is x[c][od*s0 - pad0 + kd*d0][...] or 0
+ * where that falls in the padding. Sizes as validated by the conv op (coordinates fit in
+ * int64). */
+typedef struct ei_gemm_conv {
+    size_t channels;
+    size_t in[3], out[3], k[3], s[3], d[3], pad[3];
+} ei_gemm_conv;
+
 /* One ISA's GEMM. Contracts common to all functions:
  *  - Row-major everything; lda/ldb/ldc >= the row length; pointers need float alignment
  *    (packed buffers: 64-byte alignment recommended, not required).
@@ -76,6 +90,13 @@ typedef struct ei_gemm_kernel {
     void (*gemm_pa)(size_t k, const float *packed_a, const float *b, size_t ldb, float *c,
                     size_t ldc, const ei_gemm_epilogue *ep, size_t m0, size_t m1, size_t n0,
                     size_t n1);
+    /* Implicit-GEMM convolution: gemm_pa with B the im2col matrix of x described by cv
+     * (K = cv->channels * k[0]*k[1]*k[2], N = out[0]*out[1]*out[2]), gathered straight
+     * from x into the same stack blocks that gemm_pa copies B into. Bitwise equal to
+     * gemm_pa on the materialized im2col matrix. Reads only x's in-bounds elements. */
+    void (*gemm_pa_conv)(const ei_gemm_conv *cv, const float *packed_a, const float *x, float *c,
+                         size_t ldc, const ei_gemm_epilogue *ep, size_t m0, size_t m1, size_t n0,
+                         size_t n1);
 
     /* Bytes of the packed form of the K x N weights: K*ceil(N/nr)*nr floats; 0 as above. */
     size_t (*pack_b_size)(size_t k, size_t n);

@@ -135,6 +135,87 @@ static inline void gemm_copy_b(size_t kc, size_t nr, const float *b, size_t ldb,
     }
 }
 
+/* Rows [kb, kb + kc) x columns [j, j + nr) of the implicit im2col matrix of cv over x
+ * into a zero-padded kc x GEMM_NR block, as gemm_copy_b would copy them from the
+ * materialized matrix. The columns are cut once into runs along one output row; each B
+ * row then copies every run (in bounds: a plain or strided copy; at a border: checked
+ * per element). */
+static void gemm_gather_b(const ei_gemm_conv *cv, const float *x, size_t kb, size_t kc,
+                          size_t j, size_t nr, float *dst) {
+    int64_t rd[GEMM_NR], rh[GEMM_NR], rw[GEMM_NR];
+    size_t rlen[GEMM_NR], rat[GEMM_NR], nrun = 0;
+    const size_t o1 = cv->out[1], o2 = cv->out[2];
+    for (size_t at = 0, pix = j; at < nr; nrun++) {
+        const size_t ow = pix % o2, r = pix / o2;
+        const size_t len = gemm_min(o2 - ow, nr - at);
+        rd[nrun] = (int64_t)(r / o1);
+        rh[nrun] = (int64_t)(r % o1);
+        rw[nrun] = (int64_t)ow;
+        rlen[nrun] = len;
+        rat[nrun] = at;
+        at += len;
+        pix += len;
+    }
+    const int64_t in0 = (int64_t)cv->in[0], in1 = (int64_t)cv->in[1], in2 = (int64_t)cv->in[2];
+    const int64_t s0 = (int64_t)cv->s[0], s1 = (int64_t)cv->s[1], s2 = (int64_t)cv->s[2];
+    const size_t chan = cv->in[0] * cv->in[1] * cv->in[2];
+    size_t e = kb % cv->k[2], t = kb / cv->k[2];
+    size_t bh = t % cv->k[1];
+    t /= cv->k[1];
+    size_t a = t % cv->k[0], ch = t / cv->k[0];
+    for (size_t p = 0; p < kc; p++, dst += GEMM_NR) {
+        const float *xc = x + ch * chan;
+        const int64_t fd = (int64_t)(a * cv->d[0]) - (int64_t)cv->pad[0];
+        const int64_t fh = (int64_t)(bh * cv->d[1]) - (int64_t)cv->pad[1];
+        const int64_t fw = (int64_t)(e * cv->d[2]) - (int64_t)cv->pad[2];
+        for (size_t q = 0; q < nrun; q++) {
+            float *o = dst + rat[q];
+            const size_t len = rlen[q];
+            const int64_t id = rd[q] * s0 + fd, ih = rh[q] * s1 + fh;
+            if (id < 0 || id >= in0 || ih < 0 || ih >= in1) {
+                for (size_t i = 0; i < len; i++) o[i] = 0.0f;
+                continue;
+            }
+            const float *xr = xc + ((size_t)id * cv->in[1] + (size_t)ih) * cv->in[2];
+            const int64_t iw0 = rw[q] * s2 + fw;
+            /* in-bounds columns [ilo, ihi): iw0 + i*s2 in [0, in2) (divisions only at a
+             * border with a stride) */
+            int64_t ilo = 0, ihi = (int64_t)len;
+            if (iw0 < 0) ilo = s2 == 1 ? -iw0 : (s2 - 1 - iw0) / s2;
+            if (iw0 + (ihi - 1) * s2 >= in2)
+                ihi = iw0 >= in2 ? 0 : s2 == 1 ? in2 - iw0 : (in2 - iw0 + s2 - 1) / s2;
+            if (ilo > ihi) ilo = ihi;
+            size_t i = 0;
+            for (; i < (size_t)ilo; i++) o[i] = 0.0f;
+            if (ihi > ilo) {
+                const float *src = xr + (iw0 + ilo * s2);
+                float *restrict od = o + ilo;
+                const size_t cnt = (size_t)(ihi - ilo);
+                /* the next block's part of this row (a hint: never faults) */
+                __builtin_prefetch(src + (int64_t)cnt * s2 + 16);
+                if (s2 == 1) {
+                    for (size_t u = 0; u < cnt; u++) od[u] = src[u];
+                } else {
+                    for (size_t u = 0; u < cnt; u++) od[u] = src[(int64_t)u * s2];
+                }
+                i = (size_t)ihi;
+            }
+            for (; i < len; i++) o[i] = 0.0f;
+        }
+        for (size_t c = nr; c < GEMM_NR; c++) dst[c] = 0.0f;
+        if (++e == cv->k[2]) {
+            e = 0;
+            if (++bh == cv->k[1]) {
+                bh = 0;
+                if (++a == cv->k[0]) {
+                    a = 0;
+                    ch++;
+                }
+            }
+        }
+    }
+}
+
 /*
  * Packed A. Loop order: N blocks of GEMM_NC columns; K blocks (the first stores, later ones
  * reload C into the accumulators, the last applies the epilogue); M blocks of GEMM_MC rows
@@ -144,9 +225,10 @@ static inline void gemm_copy_b(size_t kc, size_t nr, const float *b, size_t ldb,
  * read in place at a stride of a whole image row, every K step would touch a new page
  * (DTLB misses) and the same few cache sets.
  */
-static void gemm_pa(size_t k, const float *pa, const float *b, size_t ldb, float *c, size_t ldc,
-                    const ei_gemm_epilogue *ep, size_t m0, size_t m1, size_t n0, size_t n1) {
-    if (m0 >= m1 || n0 >= n1) return;
+static inline void gemm_pa_run(size_t k, const float *pa, const float *b, size_t ldb,
+                               const ei_gemm_conv *cv, float *c, size_t ldc,
+                               const ei_gemm_epilogue *ep, size_t m0, size_t m1, size_t n0,
+                               size_t n1) {
     gemm_epi base, tile;
     if (ep) gemm_epi_init(&base, ep);
     _Alignas(64) float bbuf[GEMM_KC * GEMM_NR];
@@ -157,11 +239,14 @@ static void gemm_pa(size_t k, const float *pa, const float *b, size_t ldb, float
         do {
             const size_t kc = gemm_min(kcmax, k - kb);
             const int last = kb + kc >= k;
-            for (size_t ib = m0; ib < m1; ib += GEMM_MC) {
-                const size_t ie = gemm_min(m1, ib + GEMM_MC);
+            /* a gathered block is dearer than a copied one: all rows in one M block */
+            const size_t mc = cv ? m1 - m0 : GEMM_MC;
+            for (size_t ib = m0; ib < m1; ib += mc) {
+                const size_t ie = gemm_min(m1, ib + mc);
                 for (size_t j = nb; j < ne; j += GEMM_NR) {
                     const size_t nr = gemm_min(GEMM_NR, ne - j);
-                    if (kc) gemm_copy_b(kc, nr, b + kb * ldb + j, ldb, bbuf);
+                    if (kc && cv) gemm_gather_b(cv, b, kb, kc, j, nr, bbuf);
+                    else if (kc) gemm_copy_b(kc, nr, b + kb * ldb + j, ldb, bbuf);
                     size_t nv = nr; /* columns for the vector tiles */
 #if defined(GEMM_HAVE_TILE_T)
                     /* A last few columns past a whole vector: by columns, 4 panels at once */
@@ -183,6 +268,21 @@ static void gemm_pa(size_t k, const float *pa, const float *b, size_t ldb, float
             kb += kc;
         } while (kb < k);
     }
+}
+
+static void gemm_pa(size_t k, const float *pa, const float *b, size_t ldb, float *c, size_t ldc,
+                    const ei_gemm_epilogue *ep, size_t m0, size_t m1, size_t n0, size_t n1) {
+    if (m0 >= m1 || n0 >= n1) return;
+    gemm_pa_run(k, pa, b, ldb, NULL, c, ldc, ep, m0, m1, n0, n1);
+}
+
+/* Implicit-GEMM conv: gemm_pa whose B blocks are gathered from x (gemm_gather_b). */
+static void gemm_pa_conv(const ei_gemm_conv *cv, const float *pa, const float *x, float *c,
+                         size_t ldc, const ei_gemm_epilogue *ep, size_t m0, size_t m1, size_t n0,
+                         size_t n1) {
+    if (m0 >= m1 || n0 >= n1) return;
+    const size_t k = cv->channels * cv->k[0] * cv->k[1] * cv->k[2];
+    gemm_pa_run(k, pa, x, 0, cv, c, ldc, ep, m0, m1, n0, n1);
 }
 
 /* Packed B: the same loops with the roles of the operands swapped: A's rows of one tile
@@ -239,7 +339,7 @@ static void gemm_pb(size_t k, const float *a, size_t lda, const float *pb, float
 
 static const ei_gemm_kernel gemm_desc = {
     GEMM_NAME,    GEMM_MR,          GEMM_NR,     gemm_pack_a_size, gemm_pack_a,
-    gemm_pa,      gemm_pack_b_size, gemm_pack_b, gemm_pb,
+    gemm_pa,      gemm_pa_conv,     gemm_pack_b_size, gemm_pack_b, gemm_pb,
 };
 
 const struct ei_gemm_kernel *GEMM_GETTER(void) {

@@ -4,7 +4,9 @@
  * and an activation: Y = act(conv(X, W) + B + Z); Conv is the same code with no epilogue.
  * Three paths: 1x1/stride-1/no-pad convs are a GEMM straight on the input; depthwise convs
  * (groups == C_in == C_out) use the f32_dwconv2d kernel (3-D ones a direct loop here);
- * everything else is im2col into per-thread scratch tiles + a GEMM per group. Work is
+ * everything else is a GEMM per group over the im2col matrix: with packed weights and a
+ * strided window or a narrow output, implicit (gemm_pa_conv gathers the patches from X
+ * into its B blocks), else im2col into per-thread scratch tiles. Work is
  * split over (batch, group, output-pixel tile, output-channel chunk). Constant weights are
  * packed once, at planning, for the packed-A micro-kernel (kernels/gemm.h), which applies
  * bias, Z and the activation in its stores; otherwise ei_sgemm runs and conv_epilogue
@@ -49,6 +51,10 @@ typedef struct conv_state {
     const void *packed_src;   /* W's data when packed: repacked only if it changes */
     size_t packed_group;      /* floats per group in packed */
     size_t packed_m, packed_k;
+    /* CONV_IM2COL with packed W: implicit GEMM (gemm_pa_conv gathers the patches straight
+     * from X into its B blocks), no im2col scratch; otherwise im2col tiles + a GEMM. */
+    bool implicit;
+    ei_gemm_conv cv;
 } conv_state;
 
 typedef struct conv_args {
@@ -318,7 +324,32 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
     s->mode = unit_window ? CONV_DIRECT : CONV_IM2COL;
     EI_CHECK(conv_pack_weights(node, s, w));
     size_t out_sp = g->out_size, tile = out_sp;
-    if (s->mode == CONV_IM2COL) {
+    /* Implicit GEMM where it measured faster than im2col tiles (thread CPU time, AVX-512,
+     * 1 thread): strided convs with a real window and narrow outputs (7x7, 14x14 planes,
+     * where the tiles also cut badly). On wide stride-1 planes (and for 1x1 stride-2) the
+     * short gathered runs cost more than im2col's long row copies.
+     * EI_CONV_IM2COL=implicit|explicit (read when a session plans) forces one path, for
+     * comparisons and tests. */
+    s->implicit = s->mode == CONV_IM2COL && s->packed &&
+                  ((g->k_size > 1 && (g->s[0] > 1 || g->s[1] > 1 || g->s[2] > 1)) ||
+                   g->out[2] <= 16);
+    if (s->mode == CONV_IM2COL && s->packed) {
+        const char *e = getenv("EI_CONV_IM2COL");
+        if (e && strcmp(e, "explicit") == 0) s->implicit = false;
+        if (e && strcmp(e, "implicit") == 0) s->implicit = true;
+    }
+    if (s->implicit) {
+        s->cv.channels = s->cin_g;
+        for (int i = 0; i < 3; i++) {
+            s->cv.in[i] = (size_t)g->in[i];
+            s->cv.out[i] = (size_t)g->out[i];
+            s->cv.k[i] = (size_t)g->k[i];
+            s->cv.s[i] = (size_t)g->s[i];
+            s->cv.d[i] = (size_t)g->d[i];
+            s->cv.pad[i] = (size_t)g->pb[i];
+        }
+    }
+    if (s->mode == CONV_IM2COL && !s->implicit) {
         size_t t = s->ck ? CONV_TILE_FLOATS / s->ck : out_sp;
         t = t / 16 * 16;
         if (t < 16) t = 16;
@@ -351,7 +382,7 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
     if (s->m_chunk == 0) s->m_chunk = 1;
     s->m_chunks = (s->cout_g + s->m_chunk - 1) / s->m_chunk;
     if (s->m_chunks == 0) s->m_chunks = 1;
-    if (s->mode == CONV_IM2COL) {
+    if (s->mode == CONV_IM2COL && !s->implicit) {
         size_t slice, bytes;
         if (!ei_size_mul(s->ck, s->tile, &slice) || !ei_size_add(slice, 15, &slice) ||
             !ei_size_mul(slice / 16 * 16, threads * sizeof(float), &bytes))
@@ -449,6 +480,16 @@ static void conv_gemm_task(void *arg, size_t task, int thread) {
     const float *b = p->b ? p->b + gi * s->cout_g + m0 : NULL;
     const float *z = p->z ? p->z + yoff + p0 : NULL;
     /* One GEMM per path: B operand (the input or its im2col tile) and its K. */
+    if (s->implicit) {
+        /* The group's whole output as C, pixel columns [p0, p0 + cols). */
+        float *yg = p->y + (n * s->cout + gi * s->cout_g) * out_sp;
+        const float *bg = p->b ? p->b + gi * s->cout_g : NULL;
+        const float *zg = p->z ? p->z + (n * s->cout + gi * s->cout_g) * out_sp : NULL;
+        ei_gemm_epilogue ep = {bg, 0, zg, out_sp, s->act};
+        s->gk->gemm_pa_conv(&s->cv, s->packed + gi * s->packed_group, x, yg, out_sp, &ep, m0,
+                            m0 + m, p0, p0 + cols);
+        return;
+    }
     const float *bm = x + p0;
     size_t k = s->cin_g, ldb = in_sp;
     if (s->mode == CONV_IM2COL) {

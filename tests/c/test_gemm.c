@@ -5,6 +5,9 @@
  * GEMV), K = 0, transposed packing, leading dimensions wider than the rows, every
  * epilogue, sub-range calls (as threads make them) bitwise equal to one full call, and
  * every caller buffer ending at a PROT_NONE page (any read or write past the end faults).
+ * The implicit-GEMM conv entry (gemm_pa_conv) is checked bitwise against gemm_pa on the
+ * materialized im2col matrix: pads, strides 1-3, dilations, kernels 1..7, 1-D/2-D/3-D,
+ * K = 0, K blocking, a group's block ending at the guard page, sub-ranges.
  */
 #define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS (not in POSIX 2008) */
 #include <float.h>
@@ -292,6 +295,8 @@ static size_t uniq(size_t *v, size_t n) {
     return o;
 }
 
+static void run_conv_isa(const char *isa, const ei_gemm_kernel *g);
+
 static void run_isa(ei_isa want) {
     ei_kernel_table t;
     ei_isa got = ei_kernels_for_isa(want, &t);
@@ -336,6 +341,130 @@ static void run_isa(ei_isa want) {
                             (i % 3 == 0) ? 5 : 0, (i * 5 + 2) % N_EPIS, 1};
             run_case(isa, g, &tc);
         }
+    run_conv_isa(isa, g);
+}
+
+/* ------------------------------------------------------------ implicit-GEMM conv */
+
+/* The materialized im2col matrix of cv over x: [K][N], the definition in gemm.h. */
+static void im2col_ref(const ei_gemm_conv *cv, const float *x, float *col) {
+    const size_t n = cv->out[0] * cv->out[1] * cv->out[2];
+    const size_t chan = cv->in[0] * cv->in[1] * cv->in[2];
+    size_t row = 0;
+    for (size_t c = 0; c < cv->channels; c++)
+        for (size_t a = 0; a < cv->k[0]; a++)
+            for (size_t b = 0; b < cv->k[1]; b++)
+                for (size_t e = 0; e < cv->k[2]; e++, row++)
+                    for (size_t pix = 0; pix < n; pix++) {
+                        size_t ow = pix % cv->out[2], oh = pix / cv->out[2] % cv->out[1];
+                        size_t od = pix / cv->out[2] / cv->out[1];
+                        long long id = (long long)(od * cv->s[0] + a * cv->d[0]) - (long long)cv->pad[0];
+                        long long ih = (long long)(oh * cv->s[1] + b * cv->d[1]) - (long long)cv->pad[1];
+                        long long iw = (long long)(ow * cv->s[2] + e * cv->d[2]) - (long long)cv->pad[2];
+                        int in = id >= 0 && id < (long long)cv->in[0] && ih >= 0 &&
+                                 ih < (long long)cv->in[1] && iw >= 0 && iw < (long long)cv->in[2];
+                        col[row * n + pix] =
+                            in ? x[c * chan + ((size_t)id * cv->in[1] + (size_t)ih) * cv->in[2] +
+                                   (size_t)iw]
+                               : 0.0f;
+                    }
+}
+
+typedef struct conv_case {
+    size_t m, c, groups; /* output channels, input channels per group, groups in x */
+    size_t in[3], k[3], s[3], d[3], pb[3], pe[3];
+} conv_case;
+
+static int n_conv_cases;
+
+/* gemm_pa_conv against gemm_pa on the materialized im2col matrix (bitwise), whole and in
+ * sub-ranges, with x (the last group of a multi-group input) ending at a guard page. */
+static void run_conv_case(const char *isa, const ei_gemm_kernel *g, const conv_case *tc,
+                          size_t epi) {
+    ei_gemm_conv cv;
+    memset(&cv, 0, sizeof cv);
+    cv.channels = tc->c;
+    for (int i = 0; i < 3; i++) {
+        cv.in[i] = tc->in[i];
+        cv.k[i] = tc->k[i];
+        cv.s[i] = tc->s[i];
+        cv.d[i] = tc->d[i];
+        cv.pad[i] = tc->pb[i];
+        cv.out[i] = (tc->in[i] + tc->pb[i] + tc->pe[i] - (tc->k[i] - 1) * tc->d[i] - 1) / tc->s[i] + 1;
+    }
+    const size_t m = tc->m, k = tc->c * tc->k[0] * tc->k[1] * tc->k[2];
+    const size_t n = cv.out[0] * cv.out[1] * cv.out[2];
+    const size_t chan = tc->in[0] * tc->in[1] * tc->in[2];
+    const size_t xall = tc->groups * tc->c * chan;
+    n_conv_cases++;
+    if (!CHECK(xall <= MAX_FLOATS && k * n <= MAX_FLOATS && m * k <= MAX_FLOATS &&
+               m * n <= MAX_FLOATS)) return;
+    float *xbase = guarded_mat(&g_a, 1, xall, xall);
+    for (size_t i = 0; i < xall; i++) xbase[i] = rng_uniform(-1.0f, 1.0f);
+    const float *x = xbase + (tc->groups - 1) * tc->c * chan;
+    float *col = guarded_mat(&g_b, k, n, n);
+    im2col_ref(&cv, x, col);
+    float *w = malloc((m * k + 1) * sizeof(float));
+    size_t pbytes = g->pack_a_size(m, k);
+    float *pa = malloc(pbytes + 64);
+    float *c1 = guarded_mat(&g_c, m, n, n), *c2 = guarded_mat(&g_c2, m, n, n);
+    const size_t nbias = m > n ? m : n;
+    float *bias = guarded_mat(&g_bias, 1, nbias, nbias), *res = guarded_mat(&g_res, m, n, n);
+    if (!CHECK(w && pa)) goto done;
+    for (size_t i = 0; i < m * k; i++) w[i] = rng_uniform(-1.0f, 1.0f);
+    for (size_t i = 0; i < nbias; i++) bias[i] = rng_uniform(-1.0f, 1.0f);
+    for (size_t i = 0; i < m * n; i++) res[i] = rng_uniform(-1.0f, 1.0f);
+    if (k) g->pack_a(m, k, w, k, 0, pa);
+    const epi_case *ec = &k_epis[epi];
+    ei_gemm_epilogue epv = {ec->bias ? bias : NULL, ec->bias == 2, ec->res ? res : NULL, n,
+                            ec->act};
+    const ei_gemm_epilogue *ep = epi ? &epv : NULL;
+    for (size_t i = 0; i < m * n; i++) c1[i] = c2[i] = sentinel();
+    g->gemm_pa(k, pa, col, n, c1, n, ep, 0, m, 0, n);
+    g->gemm_pa_conv(&cv, pa, x, c2, n, ep, 0, m, 0, n);
+    int same = memcmp(c1, c2, m * n * sizeof(float)) == 0;
+    /* sub-ranges as threads make them: rows at panel boundaries, columns anywhere */
+    for (size_t i = 0; i < m * n; i++) c2[i] = sentinel();
+    size_t mcut = m > g->mr ? g->mr : m, ncut = n / 3 + 1 < n ? n / 3 + 1 : n;
+    g->gemm_pa_conv(&cv, pa, x, c2, n, ep, 0, mcut, 0, ncut);
+    g->gemm_pa_conv(&cv, pa, x, c2, n, ep, 0, mcut, ncut, n);
+    g->gemm_pa_conv(&cv, pa, x, c2, n, ep, mcut, m, 0, n);
+    int same_sub = memcmp(c1, c2, m * n * sizeof(float)) == 0;
+    if (!CHECK(same && same_sub))
+        fprintf(stderr, "  %s conv m=%zu c=%zu in=%zux%zux%zu k=%zux%zux%zu s=%zu,%zu,%zu "
+                "d=%zu,%zu,%zu pad=%zu,%zu,%zu: full %d sub %d\n",
+                isa, m, tc->c, tc->in[0], tc->in[1], tc->in[2], tc->k[0], tc->k[1], tc->k[2],
+                tc->s[0], tc->s[1], tc->s[2], tc->d[0], tc->d[1], tc->d[2], tc->pb[0], tc->pb[1],
+                tc->pb[2], same, same_sub);
+done:
+    free(w);
+    free(pa);
+}
+
+static void run_conv_isa(const char *isa, const ei_gemm_kernel *g) {
+    const size_t mr = g->mr;
+    static const conv_case cases[] = {
+        /* m, c, groups, in, k, s, d, pb, pe */
+        {16, 3, 1, {1, 17, 19}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
+        {5, 4, 2, {1, 9, 40}, {1, 3, 3}, {1, 2, 2}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
+        {13, 3, 1, {1, 23, 23}, {1, 7, 7}, {1, 2, 2}, {1, 1, 1}, {0, 3, 3}, {0, 3, 3}},
+        {7, 2, 3, {1, 11, 13}, {1, 5, 5}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {0, 0, 1}},
+        {9, 3, 1, {1, 14, 15}, {1, 3, 3}, {1, 1, 2}, {1, 2, 3}, {0, 2, 3}, {0, 2, 1}},
+        {33, 5, 1, {1, 8, 31}, {1, 2, 4}, {1, 1, 1}, {1, 1, 1}, {0, 0, 2}, {0, 1, 1}},
+        {4, 6, 1, {1, 1, 70}, {1, 1, 5}, {1, 1, 2}, {1, 1, 1}, {0, 0, 2}, {0, 0, 2}},
+        {6, 3, 1, {1, 6, 6}, {1, 1, 1}, {1, 2, 2}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}},
+        {8, 2, 1, {5, 6, 7}, {3, 3, 2}, {2, 1, 1}, {1, 1, 2}, {1, 1, 0}, {1, 0, 1}},
+        {3, 2, 1, {1, 4, 3}, {1, 6, 5}, {1, 1, 1}, {1, 1, 1}, {0, 3, 3}, {0, 3, 3}},
+        {24, 50, 1, {1, 12, 12}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
+        {2, 0, 1, {1, 5, 5}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
+        {0, 1, 1, {1, 3, 2}, {1, 3, 3}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_case tc = cases[i];
+        if (tc.m == 0) tc.m = mr + 1;
+        if (tc.groups == 0) tc.groups = 1;
+        run_conv_case(isa, g, &tc, i % N_EPIS);
+    }
 }
 
 static void test_dispatch(void) {
@@ -358,6 +487,7 @@ static void test_dispatch(void) {
 static void test_isas(void) {
     static const ei_isa isas[] = {EI_ISA_REF, EI_ISA_AVX2, EI_ISA_AVX512, EI_ISA_NEON};
     for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) run_isa(isas[i]);
+    printf("  %d implicit-GEMM conv cases\n", n_conv_cases);
     printf("  %d cases; worst error %.3f of the (k+3)*eps*sum|ab| bound\n", n_cases, worst_rel);
 }
 
