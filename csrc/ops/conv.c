@@ -473,7 +473,8 @@ static void conv_gemm_task(void *arg, size_t task, int thread) {
     size_t in_sp = g->in_size, out_sp = g->out_size;
     const float *x = p->x + (n * s->cin + gi * s->cin_g) * in_sp;
     size_t m0 = mc * s->m_chunk, m = s->cout_g - m0 < s->m_chunk ? s->cout_g - m0 : s->m_chunk;
-    const float *w = p->w + (gi * s->cout_g + m0) * s->ck;
+    /* W itself is NULL once the executor freed it after packing: only unpacked uses it. */
+    const float *w = s->packed ? NULL : p->w + (gi * s->cout_g + m0) * s->ck;
     size_t yoff = (n * s->cout + gi * s->cout_g + m0) * out_sp;
     size_t p0 = tile * s->tile, cols = out_sp - p0 < s->tile ? out_sp - p0 : s->tile;
     float *y = p->y + yoff + p0;
