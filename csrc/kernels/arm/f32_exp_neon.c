@@ -9,48 +9,14 @@
 #include <string.h>
 
 #include "kernels/kernels_isa.h"
+#include "kernels/arm/simd_neon.h"
 
-#define EI_MAP(name, BODY)                                                                         \
-    void ei_##name##__neon(size_t n, const float *x, float *y) {                                   \
-        size_t i = 0;                                                                              \
-        for (; i + 8 <= n; i += 8) {                                                               \
-            float32x4_t r0 = BODY(vld1q_f32(x + i));                                               \
-            float32x4_t r1 = BODY(vld1q_f32(x + i + 4));                                           \
-            vst1q_f32(y + i, r0);                                                                  \
-            vst1q_f32(y + i + 4, r1);                                                              \
-        }                                                                                          \
-        for (; i + 4 <= n; i += 4)                                                                 \
-            vst1q_f32(y + i, BODY(vld1q_f32(x + i)));                                              \
-        if (i < n) {                                                                               \
-            float t[4] = {0};                                                                      \
-            memcpy(t, x + i, (n - i) * sizeof(float));                                             \
-            vst1q_f32(t, BODY(vld1q_f32(t)));                                                      \
-            memcpy(y + i, t, (n - i) * sizeof(float));                                             \
-        }                                                                                          \
-    }
 
 /* exp(x), x clamped to [-104, 89]: NEON's vmaxq/vminq return NaN when either operand is
  * NaN, so NaN passes through; e^89 overflows to +inf and e^-104 rounds to 0. */
 static inline float32x4_t ei_exp4(float32x4_t x) {
     x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-104.0f)), vdupq_n_f32(89.0f));
-    float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
-    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
-    float32x4_t p = vdupq_n_f32(1.0f / 5040.0f);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 720.0f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 120.0f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 24.0f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 6.0f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    int32x4_t ni = vcvtq_s32_f32(n);
-    int32x4_t n1 = vshrq_n_s32(ni, 1);
-    int32x4_t n2 = vsubq_s32(ni, n1);
-    const int32x4_t bias = vdupq_n_s32(127);
-    float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
-    float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
-    return vmulq_f32(vmulq_f32(p, s1), s2);
+    return ei_exp4_core(x);
 }
 EI_MAP(f32_exp, ei_exp4)
 

@@ -8,44 +8,13 @@
 #include <immintrin.h>
 
 #include "kernels/kernels_isa.h"
+#include "kernels/x86/simd_avx512.h"
 
-static inline __mmask16 ei_tail_mask16(size_t r) {
-    return (__mmask16)((1u << r) - 1u);
-}
-
-#define EI_MAP(name, BODY)                                                                         \
-    void ei_##name##__avx512(size_t n, const float *x, float *y) {                                 \
-        size_t i = 0;                                                                              \
-        for (; i + 32 <= n; i += 32) {                                                             \
-            __m512 r0 = BODY(_mm512_loadu_ps(x + i));                                              \
-            __m512 r1 = BODY(_mm512_loadu_ps(x + i + 16));                                         \
-            _mm512_storeu_ps(y + i, r0);                                                           \
-            _mm512_storeu_ps(y + i + 16, r1);                                                      \
-        }                                                                                          \
-        for (; i + 16 <= n; i += 16)                                                               \
-            _mm512_storeu_ps(y + i, BODY(_mm512_loadu_ps(x + i)));                                 \
-        if (i < n) {                                                                               \
-            __mmask16 m = ei_tail_mask16(n - i);                                                   \
-            _mm512_mask_storeu_ps(y + i, m, BODY(_mm512_maskz_loadu_ps(m, x + i)));                \
-        }                                                                                          \
-    }
 
 /* exp(x), x clamped to [-104, 89] with the bound first (NaN passes through). */
 static inline __m512 ei_exp16(__m512 x) {
     x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+    return ei_exp16_core(x);
 }
 EI_MAP(f32_exp, ei_exp16)
 

@@ -9,12 +9,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels_isa.h"
-
-static const int32_t ei_mask_tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-static inline __m256i ei_tail_mask(size_t r) {
-    return _mm256_loadu_si256((const __m256i *)(const void *)(ei_mask_tbl + 8 - r));
-}
+#include "kernels/x86/simd_avx2.h"
 
 float ei_f32_sumsq_dev__avx2(size_t n, const float *x, float c) {
     const __m256 vc = _mm256_set1_ps(c);

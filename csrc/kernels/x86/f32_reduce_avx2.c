@@ -9,12 +9,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels_isa.h"
-
-static const int32_t ei_mask_tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-static inline __m256i ei_tail_mask(size_t r) {
-    return _mm256_loadu_si256((const __m256i *)(const void *)(ei_mask_tbl + 8 - r));
-}
+#include "kernels/x86/simd_avx2.h"
 
 static inline float ei_hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

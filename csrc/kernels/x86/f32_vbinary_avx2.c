@@ -10,14 +10,9 @@
 #include <stdint.h>
 
 #include "kernels/kernels_isa.h"
+#include "kernels/x86/simd_avx2.h"
 
 /* 8 ones then 8 zeros: loadu at (8 - r) gives a mask of the first r lanes. */
-static const int32_t ei_mask_tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-static inline __m256i ei_tail_mask(size_t r) {
-    return _mm256_loadu_si256((const __m256i *)(const void *)(ei_mask_tbl + 8 - r));
-}
-
 static inline __m256 ei_vmax8(__m256 a, __m256 b) {
     /* maxps(a, b) = a > b ? a : b (b when either is NaN); then a NaN in a wins, as in ref. */
     return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
