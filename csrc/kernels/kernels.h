@@ -10,6 +10,7 @@
 
 /* Parameter blocks of slots that take more than a few scalars (defined below). */
 struct ei_dwconv2d_params;
+struct ei_wino_params;
 
 /* Reference prototypes, and the ISA variants that exist on this target. */
 #define EI_KERNEL(name, ret, params) ret ei_##name##__ref params;
@@ -89,6 +90,20 @@ typedef struct ei_dwconv2d_params {
     size_t stride_h, stride_w, dil_h, dil_w, pad_t, pad_l;
     ei_act act;
 } ei_dwconv2d_params;
+
+/* ------------------------------------------------- Winograd F(4x4, 3x3) */
+
+/* One channel plane of a 3x3, stride-1, dilation-1 convolution cut into 4x4 output
+ * tiles (slots f32_wino43_in / f32_wino43_out, kernels/wino43_impl.h): input
+ * [in_h][in_w], output [out_h][out_w] with out = in + pads - 2; tile t (row-major over
+ * tiles_h x tiles_w, tiles_w = ceil(out_w / 4)) covers outputs (4 ty.., 4 tx..) and reads
+ * input rows 4 ty - pad_t .. +5 and columns 4 tx - pad_l .. +5, zeros outside. The caller
+ * has checked that every size is below 2^62. act is for the caller (the kernels ignore
+ * it). */
+typedef struct ei_wino_params {
+    size_t in_h, in_w, out_h, out_w, pad_t, pad_l, tiles_h, tiles_w;
+    ei_act act;
+} ei_wino_params;
 
 /* ------------------------------------------------------------ thread pool */
 

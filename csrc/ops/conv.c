@@ -20,9 +20,10 @@
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "ops/conv_geometry.h"
+#include "ops/conv_winograd.h"
 #include "ops/fused_act.h"
 
-enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_DEPTHWISE = 2 };
+enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_DEPTHWISE = 2, CONV_WINOGRAD = 3 };
 
 /* im2col tiles hold about this many floats (1 MiB), so they stay in L2/L3. */
 #define CONV_TILE_FLOATS ((size_t)1 << 18)
@@ -55,6 +56,8 @@ typedef struct conv_state {
      * from X into its B blocks), no im2col scratch; otherwise im2col tiles + a GEMM. */
     bool implicit;
     ei_gemm_conv cv;
+    /* CONV_WINOGRAD (conv_winograd.h): its own packed weights, in place of `packed` */
+    ei_conv_wino wino;
 } conv_state;
 
 typedef struct conv_args {
@@ -102,6 +105,7 @@ static void conv_destroy(void *p) {
     conv_state *s = p;
     if (!s) return;
     ei_window_plan_free(&s->wp);
+    ei_conv_wino_free(&s->wino);
     ei_aligned_free(s->packed);
     free(s);
 }
@@ -320,6 +324,25 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         conv_depthwise_plan(s, threads);
         if (s->dw_kernel) return EI_STATUS_OK;
         return ei_window_plan_update(node, g, &s->wp);
+    }
+    if (ei_conv_wino_eligible(g, s->group) && s->cin > 0 && s->cout > 0) {
+        bool use; /* W freed after packing: stay with the packing there is */
+        if (!w->data && (w->flags & EI_VALUE_FLAG_CONST))
+            use = s->wino.packed != NULL;
+        else
+            use = (w->flags & EI_VALUE_FLAG_CONST) && w->data && ei_gemm_packed_enabled() &&
+                  ei_conv_wino_wanted(g, s->cin, s->cout);
+        if (use) {
+            if (w->data)
+                EI_CHECK(ei_conv_wino_pack(node, &s->wino, w->data, s->cout, s->cin, w->name));
+            ei_aligned_free(s->packed); /* the im2col packing of an earlier shape */
+            s->packed = NULL;
+            s->packed_src = NULL;
+            node->packed_inputs |= 2u;
+            s->mode = CONV_WINOGRAD;
+            return ei_conv_wino_plan(node, &s->wino, g, s->act, threads, &node->scratch_bytes);
+        }
+        if (w->data) ei_conv_wino_free(&s->wino);
     }
     s->mode = unit_window ? CONV_DIRECT : CONV_IM2COL;
     EI_CHECK(conv_pack_weights(node, s, w));
@@ -645,6 +668,11 @@ static void conv_depthwise_task(void *arg, size_t task, int thread) {
     }
 }
 
+static void conv_wino_task(void *arg, size_t task, int thread) {
+    const conv_args *p = arg;
+    ei_conv_wino_task(&p->s->wino, task, thread, p->x, p->b, p->z, p->y, p->scratch);
+}
+
 static ei_status conv_run(ei_exec *ex, ei_node *node) {
     const conv_state *s = node->state;
     const ei_value *b = ei_node_in(ex, node, 2);
@@ -664,6 +692,9 @@ static ei_status conv_run(ei_exec *ex, ei_node *node) {
         n_tasks = s->row_chunks > 1 ? planes * s->row_chunks
                                     : (planes + s->planes_per_task - 1) / s->planes_per_task;
         fn = conv_depthwise_task;
+    } else if (s->mode == CONV_WINOGRAD) {
+        n_tasks = ei_conv_wino_tasks(&s->wino, s->n);
+        fn = conv_wino_task;
     } else {
         n_tasks = s->n * (size_t)s->group * s->n_tiles * s->m_chunks;
         fn = conv_gemm_task;
