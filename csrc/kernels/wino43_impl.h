@@ -27,8 +27,8 @@
 
 /* The six phase arrays of one input row r (zeros outside the plane) for tiles
  * [tx0, tx0 + n): d[k][i] = x[r][4 * (tx0 + i) + k - pad_l]. */
-static inline void wino_row_phases(const ei_wino_params *p, const float *x, int64_t r,
-                                   size_t tx0, size_t n, float d[6][WINO_CHUNK]) {
+static inline void wino_row_phases(const ei_wino_params *p, const float *x, int64_t r, size_t tx0,
+                                   size_t n, float d[6][WINO_CHUNK]) {
     float buf[4 * WINO_CHUNK + 2];
     size_t len = 4 * n + 2;
     if (r < 0 || r >= (int64_t)p->in_h) {
@@ -36,13 +36,15 @@ static inline void wino_row_phases(const ei_wino_params *p, const float *x, int6
     } else {
         const float *xr = x + (size_t)r * p->in_w;
         int64_t c0 = (int64_t)(4 * tx0) - (int64_t)p->pad_l; /* input column of buf[0] */
-        int64_t lo = c0 < 0 ? -c0 : 0;                        /* first buf index inside */
-        int64_t hi = (int64_t)p->in_w - c0;                   /* one past the last inside */
+        int64_t lo = c0 < 0 ? -c0 : 0;                       /* first buf index inside */
+        int64_t hi = (int64_t)p->in_w - c0;                  /* one past the last inside */
         if (hi > (int64_t)len) hi = (int64_t)len;
         if (hi < lo) hi = lo;
-        for (int64_t i = 0; i < lo && i < (int64_t)len; i++) buf[i] = 0.0f;
+        for (int64_t i = 0; i < lo && i < (int64_t)len; i++)
+            buf[i] = 0.0f;
         if (hi > lo) memcpy(buf + lo, xr + c0 + lo, (size_t)(hi - lo) * sizeof(float));
-        for (int64_t i = hi > lo ? hi : lo; i < (int64_t)len; i++) buf[i] = 0.0f;
+        for (int64_t i = hi > lo ? hi : lo; i < (int64_t)len; i++)
+            buf[i] = 0.0f;
     }
     for (size_t i = 0; i < n; i++) {
         d[0][i] = buf[4 * i + 0];
@@ -58,9 +60,9 @@ static inline void wino_row_phases(const ei_wino_params *p, const float *x, int6
  * the columns of the patch). */
 static inline void wino_bt(size_t n, const float *restrict d0, const float *restrict d1,
                            const float *restrict d2, const float *restrict d3,
-                           const float *restrict d4, const float *restrict d5,
-                           float *restrict o0, float *restrict o1, float *restrict o2,
-                           float *restrict o3, float *restrict o4, float *restrict o5) {
+                           const float *restrict d4, const float *restrict d5, float *restrict o0,
+                           float *restrict o1, float *restrict o2, float *restrict o3,
+                           float *restrict o4, float *restrict o5) {
     for (size_t i = 0; i < n; i++) {
         float t0 = d4[i] - 4.0f * d2[i], t1 = d3[i] - 4.0f * d1[i]; /* rows 1 and 2 */
         float t2 = d4[i] - d2[i], t3 = 2.0f * (d3[i] - d1[i]);      /* rows 3 and 4 */
@@ -121,9 +123,9 @@ static inline void wino_at(size_t n, const float *restrict m0, const float *rest
  * y = A^T M A + bias (+ z, y's shape, when z is not NULL), M from m[xi * ldm + (t - t0)];
  * pixels past out_h / out_w (the last tile row and column may stick out) are not
  * written. p->act is not applied here (the caller does, on the rows just written). */
-void EI_WINO_FN(f32_wino43_out)(const ei_wino_params *p, const float *m, size_t ldm,
-                                size_t t0, size_t t1, float bias, const float *z, float *y) {
-    float f[4][6][WINO_CHUNK]; /* f[q][a]: row a of M after the column transform */
+void EI_WINO_FN(f32_wino43_out)(const ei_wino_params *p, const float *m, size_t ldm, size_t t0,
+                                size_t t1, float bias, const float *z, float *y) {
+    float f[4][6][WINO_CHUNK];  /* f[q][a]: row a of M after the column transform */
     float yq[4][4][WINO_CHUNK]; /* yq[pr][q][i]: output row 4 ty + pr, column 4 (tx + i) + q */
     float row[4 * WINO_CHUNK];
     size_t tw = p->tiles_w;
@@ -135,8 +137,8 @@ void EI_WINO_FN(f32_wino43_out)(const ei_wino_params *p, const float *m, size_t 
         const float *mt = m + (t - t0);
         for (size_t a = 0; a < 6; a++) {
             const float *ma = mt + 6 * a * ldm;
-            wino_at(n, ma, ma + ldm, ma + 2 * ldm, ma + 3 * ldm, ma + 4 * ldm, ma + 5 * ldm,
-                    0.0f, f[0][a], f[1][a], f[2][a], f[3][a]);
+            wino_at(n, ma, ma + ldm, ma + 2 * ldm, ma + 3 * ldm, ma + 4 * ldm, ma + 5 * ldm, 0.0f,
+                    f[0][a], f[1][a], f[2][a], f[3][a]);
         }
         for (size_t q = 0; q < 4; q++)
             wino_at(n, f[q][0], f[q][1], f[q][2], f[q][3], f[q][4], f[q][5], bias, yq[0][q],
@@ -155,7 +157,8 @@ void EI_WINO_FN(f32_wino43_out)(const ei_wino_params *p, const float *m, size_t 
             float *yr = y + oy * p->out_w + x0;
             if (z) {
                 const float *zr = z + oy * p->out_w + x0;
-                for (size_t i = 0; i < w; i++) yr[i] = row[i] + zr[i];
+                for (size_t i = 0; i < w; i++)
+                    yr[i] = row[i] + zr[i];
             } else {
                 memcpy(yr, row, w * sizeof(float));
             }

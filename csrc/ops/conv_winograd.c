@@ -61,8 +61,8 @@ static void wino_filter(const float *g, float *u, size_t ld) {
                                   t[a][2] * (float)wino_g[j][2];
 }
 
-ei_status ei_conv_wino_pack(const ei_node *node, ei_conv_wino *w, const float *wdata,
-                            size_t cout, size_t cin, const char *wname) {
+ei_status ei_conv_wino_pack(const ei_node *node, ei_conv_wino *w, const float *wdata, size_t cout,
+                            size_t cin, const char *wname) {
     if (w->packed && w->src == wdata && w->cout == cout && w->cin == cin) return EI_STATUS_OK;
     ei_conv_wino_free(w);
     const ei_gemm_kernel *gk = ei_gemm_kernel_get();
@@ -77,19 +77,18 @@ ei_status ei_conv_wino_pack(const ei_node *node, ei_conv_wino *w, const float *w
     if (!per || per % sizeof(float) || !ei_size_mul(per, 36, &total) ||
         !ei_size_mul(rows, cin, &chunk) || !ei_size_add(chunk, 16, &chunk) ||
         !ei_size_mul(chunk, 36 * sizeof(float), &tmp_bytes))
-        return ei_node_error(node, EI_STATUS_INVALID_MODEL, "W '%s' is too large to pack",
-                             wname);
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL, "W '%s' is too large to pack", wname);
     float *packed = ei_aligned_alloc(total), *u = malloc(tmp_bytes);
     if (!packed || !u) {
         ei_aligned_free(packed);
         free(u);
-        return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory packing W '%s'",
-                             wname);
+        return ei_node_error(node, EI_STATUS_OUT_OF_MEMORY, "out of memory packing W '%s'", wname);
     }
     size_t per_f = per / sizeof(float);
     for (size_t o0 = 0; o0 < cout; o0 += rows) {
         size_t nr = cout - o0 < rows ? cout - o0 : rows;
-        for (size_t i = 0; i < nr * cin; i++) wino_filter(wdata + (o0 * cin + i) * 9, u + i, chunk);
+        for (size_t i = 0; i < nr * cin; i++)
+            wino_filter(wdata + (o0 * cin + i) * 9, u + i, chunk);
         /* rows o0.. start panel o0 / mr (o0 is a multiple of mr), at o0 * cin floats */
         for (size_t xi = 0; xi < 36; xi++)
             gk->pack_a(nr, cin, u + xi * chunk, cin, 0, packed + xi * per_f + o0 * cin);
@@ -104,8 +103,8 @@ ei_status ei_conv_wino_pack(const ei_node *node, ei_conv_wino *w, const float *w
     return EI_STATUS_OK;
 }
 
-ei_status ei_conv_wino_plan(const ei_node *node, ei_conv_wino *w, const ei_geom *g,
-                            ei_act act, size_t threads, size_t *scratch_bytes) {
+ei_status ei_conv_wino_plan(const ei_node *node, ei_conv_wino *w, const ei_geom *g, ei_act act,
+                            size_t threads, size_t *scratch_bytes) {
     ei_wino_params *p = &w->p;
     p->in_h = (size_t)g->in[1];
     p->in_w = (size_t)g->in[2];

@@ -52,13 +52,13 @@ bool ei_conv_wino_eligible(const ei_geom *g, int64_t group);
 bool ei_conv_wino_wanted(const ei_geom *g, size_t cin, size_t cout);
 
 /* Transforms and packs W [cout][cin][3][3] (once; again only when W's data changes). */
-ei_status ei_conv_wino_pack(const ei_node *node, ei_conv_wino *w, const float *wdata,
-                            size_t cout, size_t cin, const char *wname);
+ei_status ei_conv_wino_pack(const ei_node *node, ei_conv_wino *w, const float *wdata, size_t cout,
+                            size_t cin, const char *wname);
 
 /* Plans a run on geometry g: the tile blocks and the task split. *scratch_bytes gets the
  * scratch the tasks need for `threads` threads. */
-ei_status ei_conv_wino_plan(const ei_node *node, ei_conv_wino *w, const ei_geom *g,
-                            ei_act act, size_t threads, size_t *scratch_bytes);
+ei_status ei_conv_wino_plan(const ei_node *node, ei_conv_wino *w, const ei_geom *g, ei_act act,
+                            size_t threads, size_t *scratch_bytes);
 
 /* Number of tasks for a batch of n images, and one task (any thread, any order). x, y, z:
  * the whole NCHW tensors; b: bias or NULL; z: residual or NULL. */

@@ -16,8 +16,12 @@
 #include "test_util.h"
 
 static const double G[6][3] = {
-    {1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0, 0, 1},
 };
 
 static float frand(unsigned *s) {
@@ -48,8 +52,10 @@ static void check_math(const ei_kernel_table *ref, size_t ih, size_t iw, size_t 
     float *x = malloc(cin * in_sp * sizeof(float)), *g = malloc(cin * 9 * sizeof(float));
     float *v = malloc(36 * cin * tiles * sizeof(float)), *m = malloc(36 * tiles * sizeof(float));
     float *y = malloc(out_sp * sizeof(float));
-    for (size_t i = 0; i < cin * in_sp; i++) x[i] = frand(&seed);
-    for (size_t i = 0; i < cin * 9; i++) g[i] = frand(&seed);
+    for (size_t i = 0; i < cin * in_sp; i++)
+        x[i] = frand(&seed);
+    for (size_t i = 0; i < cin * 9; i++)
+        g[i] = frand(&seed);
     for (size_t c = 0; c < cin; c++)
         ref->f32_wino43_in(&p, x + c * in_sp, 0, tiles, v + c * tiles, cin * tiles);
     for (size_t xi = 0; xi < 36; xi++) {
@@ -59,7 +65,8 @@ static void check_math(const ei_kernel_table *ref, size_t ih, size_t iw, size_t 
             for (size_t c = 0; c < cin; c++) {
                 double u = 0;
                 for (size_t r = 0; r < 3; r++)
-                    for (size_t s = 0; s < 3; s++) u += G[a][r] * G[j][s] * g[c * 9 + r * 3 + s];
+                    for (size_t s = 0; s < 3; s++)
+                        u += G[a][r] * G[j][s] * g[c * 9 + r * 3 + s];
                 acc += u * v[xi * cin * tiles + c * tiles + t];
             }
             m[xi * tiles + t] = (float)acc;
@@ -75,14 +82,15 @@ static void check_math(const ei_kernel_table *ref, size_t ih, size_t iw, size_t 
                     for (size_t s = 0; s < 3; s++) {
                         long iy = (long)(oy + r) - (long)pt, ix = (long)(ox + s) - (long)pl;
                         if (iy < 0 || ix < 0 || iy >= (long)ih || ix >= (long)iw) continue;
-                        acc += (double)g[c * 9 + r * 3 + s] * x[c * in_sp + (size_t)iy * iw + (size_t)ix];
+                        acc += (double)g[c * 9 + r * 3 + s] *
+                               x[c * in_sp + (size_t)iy * iw + (size_t)ix];
                     }
             double e = fabs(acc - y[oy * p.out_w + ox]);
             if (e > worst) worst = e;
         }
     if (!CHECK(worst < 1e-4))
-        fprintf(stderr, "  plane %zux%zu pads %zu,%zu,%zu,%zu cin %zu: max error %g\n", ih, iw,
-                pt, pl, pb, pr, cin, worst);
+        fprintf(stderr, "  plane %zux%zu pads %zu,%zu,%zu,%zu cin %zu: max error %g\n", ih, iw, pt,
+                pl, pb, pr, cin, worst);
     free(x);
     free(g);
     free(v);
@@ -104,8 +112,8 @@ static void test_math(void) {
 
 /* One ISA against ref: the same v and y bits up to FMA contraction (1e-5 relative). */
 static void check_isa(const ei_kernel_table *ref, const ei_kernel_table *k, size_t ih, size_t iw,
-                      size_t pt, size_t pl, size_t pb, size_t pr, size_t t0, size_t t1,
-                      int with_z, unsigned seed) {
+                      size_t pt, size_t pl, size_t pb, size_t pr, size_t t0, size_t t1, int with_z,
+                      unsigned seed) {
     ei_wino_params p = params(ih, iw, pt, pl, pb, pr);
     size_t tiles = p.tiles_h * p.tiles_w, in_sp = ih * iw, out_sp = p.out_h * p.out_w;
     if (t1 > tiles) t1 = tiles;
@@ -116,11 +124,16 @@ static void check_isa(const ei_kernel_table *ref, const ei_kernel_table *k, size
     float *va = malloc(36 * nt * sizeof(float)), *vb = malloc(36 * nt * sizeof(float));
     float *m = malloc(36 * nt * sizeof(float)), *z = malloc(out_sp * sizeof(float));
     float *ya = malloc((out_sp + 8) * sizeof(float)), *yb = malloc((out_sp + 8) * sizeof(float));
-    for (size_t i = 0; i < in_sp; i++) x[i] = frand(&seed);
-    for (size_t i = in_sp; i < in_sp + 64; i++) x[i] = 1e30f;
-    for (size_t i = 0; i < 36 * nt; i++) m[i] = frand(&seed);
-    for (size_t i = 0; i < out_sp; i++) z[i] = frand(&seed);
-    for (size_t i = 0; i < out_sp + 8; i++) ya[i] = yb[i] = -7.0f;
+    for (size_t i = 0; i < in_sp; i++)
+        x[i] = frand(&seed);
+    for (size_t i = in_sp; i < in_sp + 64; i++)
+        x[i] = 1e30f;
+    for (size_t i = 0; i < 36 * nt; i++)
+        m[i] = frand(&seed);
+    for (size_t i = 0; i < out_sp; i++)
+        z[i] = frand(&seed);
+    for (size_t i = 0; i < out_sp + 8; i++)
+        ya[i] = yb[i] = -7.0f;
     ref->f32_wino43_in(&p, x, t0, t1, va, nt);
     k->f32_wino43_in(&p, x, t0, t1, vb, nt);
     int ok = 1;
@@ -163,7 +176,8 @@ static void test_isa_vs_ref(void) {
                 for (size_t pad = 0; pad < 81; pad += 13) {
                     size_t pt = pad % 3, pl = pad / 3 % 3, pb = pad / 9 % 3, pr = pad / 27 % 3;
                     if (ih + pt + pb < 3 || iw + pl + pr < 3) continue;
-                    check_isa(&ref, &k, ih, iw, pt, pl, pb, pr, 0, 1u << 20, (int)(pad & 1), seed++);
+                    check_isa(&ref, &k, ih, iw, pt, pl, pb, pr, 0, 1u << 20, (int)(pad & 1),
+                              seed++);
                     check_isa(&ref, &k, ih, iw, pt, pl, pb, pr, 1, 2 + iw / 2, 1, seed++);
                 }
         check_isa(&ref, &k, 40, 300, 1, 1, 1, 1, 5, 500, 0, seed++); /* > 64 tiles a row */

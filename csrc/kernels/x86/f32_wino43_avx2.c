@@ -6,8 +6,8 @@
  *  - in: each input row of the group is read as 34 floats (masked loads at the plane's
  *    borders: zeros outside it, nothing read outside it); tile pairs (t, t+4) are
  *    gathered into the two 128-bit halves of four registers and a 4x4 transpose inside
- *    the halves gives the phase vectors d_0..d_3 in tile order; d_4 and d_5 are d_0 and d_1 moved by one
- *    lane with the row's elements 32 and 33 put last.
+ *    the halves gives the phase vectors d_0..d_3 in tile order; d_4 and d_5 are d_0 and d_1 moved
+ * by one lane with the row's elements 32 and 33 put last.
  *  - out: the inverse: a 4x4 transpose of the four column vectors of an output row, and
  *    128-bit lane moves, give its 32 pixels (masked moves only past the plane's width).
  * Measured against the same source as ref compiled with AVX2 flags (AVX-512 EPYC, thread
@@ -56,8 +56,8 @@ static inline void wino_transpose4(__m256 *r0, __m256 *r1, __m256 *r2, __m256 *r
         o[5] = _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(four, d1), _mm256_mul_ps(five, d3)), d5); \
     } while (0)
 
-void ei_f32_wino43_in__avx2(const ei_wino_params *p, const float *x, size_t t0, size_t t1,
-                            float *v, size_t ldv) {
+void ei_f32_wino43_in__avx2(const ei_wino_params *p, const float *x, size_t t0, size_t t1, float *v,
+                            size_t ldv) {
     const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f);
     const __m256 two = _mm256_set1_ps(2.0f);
     const __m256i shift1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7);
@@ -77,7 +77,8 @@ void ei_f32_wino43_in__avx2(const ei_wino_params *p, const float *x, size_t t0, 
             __m256 l[4];
             float x32 = 0.0f, x33 = 0.0f; /* the row's elements 32 and 33 */
             if (r < 0 || r >= in_h) {
-                for (int q = 0; q < 4; q++) l[q] = _mm256_setzero_ps();
+                for (int q = 0; q < 4; q++)
+                    l[q] = _mm256_setzero_ps();
             } else {
                 /* inside the row: plain loads; at a border masked ones (lanes outside
                  * [0, in_w) are zero and never read; the base address may then lie
@@ -100,11 +101,11 @@ void ei_f32_wino43_in__avx2(const ei_wino_params *p, const float *x, size_t t0, 
             d[1] = _mm256_permute2f128_ps(l[0], l[2], 0x31); /* tiles 1 | 5 */
             d[2] = _mm256_permute2f128_ps(l[1], l[3], 0x20); /* tiles 2 | 6 */
             d[3] = _mm256_permute2f128_ps(l[1], l[3], 0x31); /* tiles 3 | 7 */
-            wino_transpose4(&d[0], &d[1], &d[2], &d[3]); /* d[k] = column k of tiles 0..7 */
-            d[4] = _mm256_blend_ps(_mm256_permutevar8x32_ps(d[0], shift1), _mm256_set1_ps(x32),
-                                   0x80);
-            d[5] = _mm256_blend_ps(_mm256_permutevar8x32_ps(d[1], shift1), _mm256_set1_ps(x33),
-                                   0x80);
+            wino_transpose4(&d[0], &d[1], &d[2], &d[3]);     /* d[k] = column k of tiles 0..7 */
+            d[4] =
+                _mm256_blend_ps(_mm256_permutevar8x32_ps(d[0], shift1), _mm256_set1_ps(x32), 0x80);
+            d[5] =
+                _mm256_blend_ps(_mm256_permutevar8x32_ps(d[1], shift1), _mm256_set1_ps(x33), 0x80);
             WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], e[i]);
         }
         float *vt = v + (t - t0);
@@ -113,8 +114,10 @@ void ei_f32_wino43_in__avx2(const ei_wino_params *p, const float *x, size_t t0, 
             WINO_BT(e[0][j], e[1][j], e[2][j], e[3][j], e[4][j], e[5][j], o);
             /* masked stores are slow on some cores (AMD): only for a last partial group */
             for (int a = 0; a < 6; a++) {
-                if (n == 8) _mm256_storeu_ps(vt + (size_t)(6 * a + j) * ldv, o[a]);
-                else _mm256_maskstore_ps(vt + (size_t)(6 * a + j) * ldv, store, o[a]);
+                if (n == 8)
+                    _mm256_storeu_ps(vt + (size_t)(6 * a + j) * ldv, o[a]);
+                else
+                    _mm256_maskstore_ps(vt + (size_t)(6 * a + j) * ldv, store, o[a]);
             }
         }
         t += n;
@@ -129,8 +132,8 @@ void ei_f32_wino43_in__avx2(const ei_wino_params *p, const float *x, size_t t0, 
         q[0] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m0, s12_), s34_), c);                     \
         q[1] = _mm256_add_ps(_mm256_add_ps(d12_, _mm256_mul_ps(two, d34_)), c);                    \
         q[2] = _mm256_add_ps(_mm256_add_ps(s12_, _mm256_mul_ps(four, s34_)), c);                   \
-        q[3] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(d12_, _mm256_mul_ps(eight, d34_)), m5),   \
-                             c);                                                                   \
+        q[3] =                                                                                     \
+            _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(d12_, _mm256_mul_ps(eight, d34_)), m5), c);  \
     } while (0)
 
 void ei_f32_wino43_out__avx2(const ei_wino_params *p, const float *m, size_t ldm, size_t t0,
@@ -153,13 +156,15 @@ void ei_f32_wino43_out__avx2(const ei_wino_params *p, const float *m, size_t ldm
                 mv[j] = n == 8 ? _mm256_loadu_ps(mt + (size_t)(6 * a + j) * ldm)
                                : _mm256_maskload_ps(mt + (size_t)(6 * a + j) * ldm, load);
             WINO_AT(mv[0], mv[1], mv[2], mv[3], mv[4], mv[5], zero, q);
-            for (int qq = 0; qq < 4; qq++) f[qq][a] = q[qq];
+            for (int qq = 0; qq < 4; qq++)
+                f[qq][a] = q[qq];
         }
         __m256 yq[4][4]; /* yq[pr][q]: output row pr, columns 4 i + q */
         for (int qq = 0; qq < 4; qq++) {
             __m256 r[4];
             WINO_AT(f[qq][0], f[qq][1], f[qq][2], f[qq][3], f[qq][4], f[qq][5], vb, r);
-            for (int pr = 0; pr < 4; pr++) yq[pr][qq] = r[pr];
+            for (int pr = 0; pr < 4; pr++)
+                yq[pr][qq] = r[pr];
         }
         const size_t x0 = 4 * tx;
         size_t w = 4 * n;
@@ -169,8 +174,9 @@ void ei_f32_wino43_out__avx2(const ei_wino_params *p, const float *m, size_t ldm
             if (oy >= p->out_h) break;
             __m256 u0 = yq[pr][0], u1 = yq[pr][1], u2 = yq[pr][2], u3 = yq[pr][3];
             wino_transpose4(&u0, &u1, &u2, &u3); /* u_k: tiles k | k + 4, columns 0..3 */
-            __m256 R[4] = {_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u2, u3, 0x20),
-                           _mm256_permute2f128_ps(u0, u1, 0x31), _mm256_permute2f128_ps(u2, u3, 0x31)};
+            __m256 R[4] = {
+                _mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u2, u3, 0x20),
+                _mm256_permute2f128_ps(u0, u1, 0x31), _mm256_permute2f128_ps(u2, u3, 0x31)};
             float *yr = y + oy * p->out_w + x0;
             const float *zr = z ? z + oy * p->out_w + x0 : NULL;
             for (size_t q = 0; q < 4 && 8 * q < w; q++) {

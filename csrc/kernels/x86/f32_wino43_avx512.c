@@ -53,7 +53,8 @@ void ei_f32_wino43_in__avx512(const ei_wino_params *p, const float *x, size_t t0
     __m512i idx[4];
     for (int k = 0; k < 4; k++) {
         int32_t e[16];
-        for (int i = 0; i < 16; i++) e[i] = (k + 4 * (i & 7)) & 31;
+        for (int i = 0; i < 16; i++)
+            e[i] = (k + 4 * (i & 7)) & 31;
         idx[k] = _mm512_loadu_si512(e);
     }
     const size_t tw = p->tiles_w;
@@ -71,7 +72,8 @@ void ei_f32_wino43_in__avx512(const ei_wino_params *p, const float *x, size_t t0
             const int64_t r = r0 + i;
             __m512 l[5];
             if (r < 0 || r >= in_h) {
-                for (int q = 0; q < 5; q++) l[q] = _mm512_setzero_ps();
+                for (int q = 0; q < 5; q++)
+                    l[q] = _mm512_setzero_ps();
             } else {
                 /* masked loads: lanes outside [0, in_w) are zero and never read; the base
                  * address may lie outside the plane (only masked lanes are touched) */
@@ -91,8 +93,8 @@ void ei_f32_wino43_in__avx512(const ei_wino_params *p, const float *x, size_t t0
             }
             d[4] = _mm512_castsi512_ps(
                 _mm512_alignr_epi32(_mm512_castps_si512(l[4]), _mm512_castps_si512(d[0]), 1));
-            __m512i l4s = _mm512_alignr_epi32(_mm512_castps_si512(l[4]),
-                                              _mm512_castps_si512(l[4]), 1);
+            __m512i l4s =
+                _mm512_alignr_epi32(_mm512_castps_si512(l[4]), _mm512_castps_si512(l[4]), 1);
             d[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(l4s, _mm512_castps_si512(d[1]), 1));
             WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], e[i]);
         }
@@ -115,8 +117,8 @@ void ei_f32_wino43_in__avx512(const ei_wino_params *p, const float *x, size_t t0
         q[0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(m0, s12_), s34_), c);                     \
         q[1] = _mm512_add_ps(_mm512_add_ps(d12_, _mm512_mul_ps(two, d34_)), c);                    \
         q[2] = _mm512_add_ps(_mm512_add_ps(s12_, _mm512_mul_ps(four, s34_)), c);                   \
-        q[3] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(d12_, _mm512_mul_ps(eight, d34_)), m5),   \
-                             c);                                                                   \
+        q[3] =                                                                                     \
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(d12_, _mm512_mul_ps(eight, d34_)), m5), c);  \
     } while (0)
 
 void ei_f32_wino43_out__avx512(const ei_wino_params *p, const float *m, size_t ldm, size_t t0,
@@ -138,13 +140,15 @@ void ei_f32_wino43_out__avx512(const ei_wino_params *p, const float *m, size_t l
             for (int j = 0; j < 6; j++)
                 mv[j] = _mm512_maskz_loadu_ps(load, mt + (size_t)(6 * a + j) * ldm);
             WINO_AT(mv[0], mv[1], mv[2], mv[3], mv[4], mv[5], zero, q);
-            for (int qq = 0; qq < 4; qq++) f[qq][a] = q[qq];
+            for (int qq = 0; qq < 4; qq++)
+                f[qq][a] = q[qq];
         }
         __m512 yq[4][4]; /* yq[pr][q]: output row pr, columns 4 i + q */
         for (int qq = 0; qq < 4; qq++) {
             __m512 r[4];
             WINO_AT(f[qq][0], f[qq][1], f[qq][2], f[qq][3], f[qq][4], f[qq][5], vb, r);
-            for (int pr = 0; pr < 4; pr++) yq[pr][qq] = r[pr];
+            for (int pr = 0; pr < 4; pr++)
+                yq[pr][qq] = r[pr];
         }
         const size_t x0 = 4 * tx;
         size_t w = 4 * n;
@@ -157,10 +161,14 @@ void ei_f32_wino43_out__avx512(const ei_wino_params *p, const float *m, size_t l
             __m512 b = _mm512_unpackhi_ps(yq[pr][0], yq[pr][1]);
             __m512 c = _mm512_unpacklo_ps(yq[pr][2], yq[pr][3]);
             __m512 d = _mm512_unpackhi_ps(yq[pr][2], yq[pr][3]);
-            __m512 e = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
-            __m512 g = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
-            __m512 h = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
-            __m512 k = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
+            __m512 e =
+                _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
+            __m512 g =
+                _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
+            __m512 h =
+                _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
+            __m512 k =
+                _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
             /* 128-bit lane l of e, g, h, k: tiles 4l, 4l+1, 4l+2, 4l+3 */
             __m512 u0 = _mm512_shuffle_f32x4(e, g, 0x44), u1 = _mm512_shuffle_f32x4(h, k, 0x44);
             __m512 u2 = _mm512_shuffle_f32x4(e, g, 0xEE), u3 = _mm512_shuffle_f32x4(h, k, 0xEE);
