@@ -11,6 +11,7 @@
 /* Parameter blocks of slots that take more than a few scalars (defined below). */
 struct ei_dwconv2d_params;
 struct ei_wino_params;
+struct ei_conv2d_direct_params;
 
 /* Reference prototypes, and the ISA variants that exist on this target. */
 #define EI_KERNEL(name, ret, params) ret ei_##name##__ref params;
@@ -104,6 +105,22 @@ typedef struct ei_wino_params {
     size_t in_h, in_w, out_h, out_w, pad_t, pad_l, tiles_h, tiles_w;
     ei_act act;
 } ei_wino_params;
+
+/* ---------------------------------- direct convolution, channels in lanes */
+
+/* A 2-D convolution (one group, dilation 1) computed directly with 16 output channels in
+ * the vector lanes and a row of output pixels broadcast from the input: the path for
+ * convolutions with few input channels (a network's first layer: 3 channels, 3x3 or 7x7,
+ * stride 2), where a GEMM's K = cin * k_h * k_w is too short to pay for its patch
+ * gathering (slot f32_conv2d_direct). Weights packed as [ceil(cout / 16)][cin][k_h][k_w]
+ * [16] (zero past cout). Output (oc, oy, ox) = bias[oc] + the taps in (c, i, j) order
+ * that fall inside the input (x[c][oy s_h - pad_t + i][ox s_w - pad_l + j]), then z,
+ * then act if it is NONE, RELU or CLIP (the caller applies any other activation). Sizes
+ * below 2^31, checked by the caller. */
+typedef struct ei_conv2d_direct_params {
+    size_t cin, cout, in_h, in_w, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_t, pad_l;
+    ei_act act;
+} ei_conv2d_direct_params;
 
 /* ------------------------------------------------------------ thread pool */
 

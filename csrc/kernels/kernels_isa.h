@@ -35,8 +35,8 @@
 
 /* Per ISA: the slots it provides. Add a slot here when its kernel file defines it.
  * (x32_transpose and the f32_norm pair: AVX-512 keeps the AVX2 kernels.) */
-#define EI_KERNELS_AVX2(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed) X(f32_wino43_in) X(f32_wino43_out) X(x32_transpose) X(f32_sumsq_dev) X(f32_norm_affine)
-#define EI_KERNELS_AVX512(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed) X(f32_wino43_in) X(f32_wino43_out)
+#define EI_KERNELS_AVX2(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed) X(f32_wino43_in) X(f32_wino43_out) X(f32_conv2d_direct) X(x32_transpose) X(f32_sumsq_dev) X(f32_norm_affine)
+#define EI_KERNELS_AVX512(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed) X(f32_wino43_in) X(f32_wino43_out) X(f32_conv2d_direct)
 #define EI_KERNELS_NEON(X) EI_KERNELS_SIMD_VECTOR(X) X(f32_dwconv2d) X(f32_gemm_packed) X(f32_wino43_in) X(f32_wino43_out) X(x32_transpose) X(f32_sumsq_dev) X(f32_norm_affine)
 
 #endif /* EI_KERNELS_ISA_H */

@@ -20,10 +20,11 @@
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "ops/conv_geometry.h"
+#include "ops/conv_direct.h"
 #include "ops/conv_winograd.h"
 #include "ops/fused_act.h"
 
-enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_DEPTHWISE = 2, CONV_WINOGRAD = 3 };
+enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_DEPTHWISE = 2, CONV_WINOGRAD = 3, CONV_FEWCH = 4 };
 
 /* im2col tiles hold about this many floats (1 MiB), so they stay in L2/L3. */
 #define CONV_TILE_FLOATS ((size_t)1 << 18)
@@ -58,6 +59,8 @@ typedef struct conv_state {
     ei_gemm_conv cv;
     /* CONV_WINOGRAD (conv_winograd.h): its own packed weights, in place of `packed` */
     ei_conv_wino wino;
+    /* CONV_FEWCH (conv_direct.h): few input channels, direct kernel, its own packing */
+    ei_conv_direct direct;
 } conv_state;
 
 typedef struct conv_args {
@@ -106,6 +109,7 @@ static void conv_destroy(void *p) {
     if (!s) return;
     ei_window_plan_free(&s->wp);
     ei_conv_wino_free(&s->wino);
+    ei_conv_direct_free(&s->direct);
     ei_aligned_free(s->packed);
     free(s);
 }
@@ -325,6 +329,22 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         if (s->dw_kernel) return EI_STATUS_OK;
         return ei_window_plan_update(node, g, &s->wp);
     }
+    if ((w->flags & EI_VALUE_FLAG_CONST) && ei_gemm_packed_enabled() &&
+        ei_conv_direct_wanted(g, s->group, s->cin, s->cout) && (w->data || s->direct.packed)) {
+        if (w->data) { /* (W freed after packing: keep this path) */
+            EI_CHECK(ei_conv_direct_pack(node, &s->direct, w->data, s->cout, s->cin,
+                                         (size_t)g->k[1], (size_t)g->k[2], w->name));
+            ei_aligned_free(s->packed); /* another path's packing of an earlier shape */
+            s->packed = NULL;
+            s->packed_src = NULL;
+            ei_conv_wino_free(&s->wino);
+        }
+        node->packed_inputs |= 2u;
+        s->mode = CONV_FEWCH;
+        ei_conv_direct_plan(&s->direct, g, s->act, threads);
+        return EI_STATUS_OK;
+    }
+    if (w->data) ei_conv_direct_free(&s->direct);
     if (ei_conv_wino_eligible(g, s->group) && s->cin > 0 && s->cout > 0) {
         bool use; /* W freed after packing: stay with the packing there is */
         if (!w->data && (w->flags & EI_VALUE_FLAG_CONST))
@@ -668,6 +688,12 @@ static void conv_depthwise_task(void *arg, size_t task, int thread) {
     }
 }
 
+static void conv_fewch_task(void *arg, size_t task, int thread) {
+    (void)thread;
+    const conv_args *p = arg;
+    ei_conv_direct_task(&p->s->direct, task, p->x, p->b, p->z, p->y);
+}
+
 static void conv_wino_task(void *arg, size_t task, int thread) {
     const conv_args *p = arg;
     ei_conv_wino_task(&p->s->wino, task, thread, p->x, p->b, p->z, p->y, p->scratch);
@@ -692,6 +718,9 @@ static ei_status conv_run(ei_exec *ex, ei_node *node) {
         n_tasks = s->row_chunks > 1 ? planes * s->row_chunks
                                     : (planes + s->planes_per_task - 1) / s->planes_per_task;
         fn = conv_depthwise_task;
+    } else if (s->mode == CONV_FEWCH) {
+        n_tasks = ei_conv_direct_tasks(&s->direct, s->n);
+        fn = conv_fewch_task;
     } else if (s->mode == CONV_WINOGRAD) {
         n_tasks = ei_conv_wino_tasks(&s->wino, s->n);
         fn = conv_wino_task;
