@@ -257,6 +257,10 @@ typedef struct ei_exec {
     /* True while infer is called again right before a dynamic node runs: every input's
      * data is readable then (see ei_input_ready). */
     bool inputs_have_data;
+    /* True while opt/shapes.c runs infer only to learn shapes: ops skip work kept for
+     * running (packing constant weights), which the real plan does once, after the passes
+     * have rewritten the graph. */
+    bool shapes_only;
 } ei_exec;
 
 /* Whether an op's infer may read input v's data: constants and shape arithmetic always;

@@ -472,6 +472,8 @@ static bool ei_executor_segment_current(const ei_executor *e, int k) {
 
 /* Plans segment k, which starts at node `start`: infers, precomputes what it can, and
  * places the segment's buffers. Values produced at or after `start` are reset. */
+static void ei_executor_release_packed(ei_executor *e, int upto);
+
 static ei_status ei_executor_plan_segment(ei_executor *e, int k, int start) {
     ei_status st = EI_STATUS_OK;
     ei_graph *g = e->g;
@@ -525,6 +527,7 @@ static ei_status ei_executor_plan_segment(ei_executor *e, int k, int start) {
             n->folded = true;
             continue;
         }
+        if (e->top && n->packed_inputs) ei_executor_release_packed(e, i);
         if (n->dynamic) {
             end = i;
             break;
@@ -641,8 +644,11 @@ static ei_status ei_executor_inputs_unchanged(ei_executor *e, ei_shape_sig **sav
 /* Frees constant weights that every reader has packed into its own layout (Conv, MatMul,
  * Gemm set node->packed_inputs), so a model's weights are held once, not twice. Only data
  * the graph owns, never graph outputs, values a subgraph reads or values any other node
- * reads. A later re-plan keeps the packed copies (the ops check for released data). */
-static void ei_executor_release_packed(ei_executor *e) {
+ * reads. A later re-plan keeps the packed copies (the ops check for released data).
+ * Only readers at node index <= upto count as packed: the plan calls it after each node
+ * that packs, so the originals go one by one instead of all weights being held twice
+ * until the end of the plan (the peak memory of session creation). */
+static void ei_executor_release_packed(ei_executor *e, int upto) {
     ei_graph *g = e->g;
     int *readers = calloc((size_t)g->n_values + 1, sizeof *readers);
     int *packed = calloc((size_t)g->n_values + 1, sizeof *packed);
@@ -653,7 +659,7 @@ static void ei_executor_release_packed(ei_executor *e) {
             int v = n->inputs[k];
             if (v < 0) continue;
             readers[v]++;
-            if (k < 32 && (n->packed_inputs & (1u << k)) && !n->folded) packed[v]++;
+            if (k < 32 && (n->packed_inputs & (1u << k)) && !n->folded && i <= upto) packed[v]++;
         }
     }
     for (int v = 0; v < g->n_values; v++) {
@@ -698,7 +704,7 @@ ei_status ei_executor_plan(ei_executor *e) {
         return st;
     }
     e->planned = true;
-    if (e->top) ei_executor_release_packed(e);
+    if (e->top) ei_executor_release_packed(e, g->n_nodes - 1);
     return EI_STATUS_OK;
 }
 

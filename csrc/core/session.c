@@ -168,22 +168,24 @@ cleanup:
 }
 
 /* create_from_memory with the time already spent (reading the file) in *stats. When
- * owned_data is set, *owned_data (the caller's malloc'd file bytes) is freed right after
- * parsing: the model keeps its own copies, so the file and the packed weights are never
- * in memory at the same time (peak memory of session creation). */
+ * owned_data is set, *owned_data (the caller's file bytes: malloc'd, or mapped by
+ * ei_map_file when mapped) is released right after parsing: the model keeps its own
+ * copies, so the file and the packed weights are never in memory at the same time (peak
+ * memory of session creation). */
 static ei_status ei_session_create_timed(const void *data, size_t size, const char *base_dir,
                                          const ei_options *opt, ei_creation_stats *stats,
-                                         void **owned_data, ei_session **out) {
+                                         void **owned_data, bool mapped, ei_session **out) {
     ei_model *model = NULL;
     if (!out) return ei_error(EI_STATUS_INVALID_ARGUMENT, "session out-parameter is NULL");
     *out = NULL;
     if (!data && size > 0) return ei_error(EI_STATUS_INVALID_ARGUMENT, "model data is NULL");
     uint64_t t0 = ei_now_ns();
-    EI_CHECK(ei_onnx_parse(data, size, base_dir, &model));
+    EI_CHECK(ei_onnx_parse_ex(data, size, base_dir, mapped, &model));
     stats->parse_ns = ei_now_ns() - t0;
     stats->total_ns = stats->read_ns + stats->parse_ns;
     if (owned_data) {
-        free(*owned_data);
+        if (mapped) ei_unmap_file(*owned_data, size);
+        else free(*owned_data);
         *owned_data = NULL;
     }
     return ei_session_create_from_model(model, opt, stats, out);
@@ -193,11 +195,12 @@ ei_status ei_session_create_from_memory(const void *data, size_t size, const cha
                                         const ei_options *opt, ei_session **out) {
     ei_creation_stats stats;
     memset(&stats, 0, sizeof stats);
-    return ei_session_create_timed(data, size, base_dir, opt, &stats, NULL, out);
+    return ei_session_create_timed(data, size, base_dir, opt, &stats, NULL, false, out);
 }
 
 ei_status ei_session_create_from_file(const char *path, const ei_options *opt, ei_session **out) {
     ei_status st = EI_STATUS_OK;
+    bool mapped = false;
     void *data = NULL;
     size_t size = 0;
     char *dir = NULL;
@@ -208,7 +211,9 @@ ei_status ei_session_create_from_file(const char *path, const ei_options *opt, e
     ei_creation_stats stats;
     memset(&stats, 0, sizeof stats);
     uint64_t t0 = ei_now_ns();
-    EI_TRY(ei_read_file(path, &data, &size));
+    /* Mapped, the tensors' pages are dropped as they are copied (ei_onnx_parse_ex). */
+    mapped = ei_map_file(path, &data, &size);
+    if (!mapped) EI_TRY(ei_read_file(path, &data, &size));
     stats.read_ns = ei_now_ns() - t0;
     /* External data resolves against the model's folder. */
     const char *slash = strrchr(path, '/');
@@ -225,11 +230,12 @@ ei_status ei_session_create_from_file(const char *path, const ei_options *opt, e
         dir[0] = '.';
     }
     dir[dlen] = '\0';
-    st = ei_session_create_timed(data, size, dir, opt, &stats, &data, out);
+    st = ei_session_create_timed(data, size, dir, opt, &stats, &data, mapped, out);
     if (st != EI_STATUS_OK) ei_error_prefix("%s", path);
 
 cleanup:
-    free(data);
+    if (mapped) ei_unmap_file(data, size);
+    else free(data);
     free(dir);
     return st;
 }

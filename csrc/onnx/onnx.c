@@ -7,6 +7,9 @@
 #ifndef _XOPEN_SOURCE
 #define _XOPEN_SOURCE 700 /* realpath, pread: also when built without CMake's definitions */
 #endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): posix_madvise's is a no-op on glibc */
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#undef MAP_TYPE /* <sys/mman.h>'s flag mask; the name is TypeProto's field in onnx_fields.h */
 
 #include "core/alloc.h"
 #include "onnx/onnx.h"
@@ -43,6 +48,10 @@ EI_ONNX_MSG(ei_msg_shape, "TensorShapeProto", EI_ONNX_SHAPE_FIELDS)
 EI_ONNX_MSG(ei_msg_dim, "TensorShapeProto.Dimension", EI_ONNX_DIM_FIELDS)
 
 typedef struct ei_onnx_ctx {
+    /* The bytes are a read-only file mapping (ei_map_file): the pages of each tensor's
+     * raw data are dropped once copied, so the file and the copies are not both
+     * resident (a later read just faults them in again from the file). */
+    bool release_raw;
     const ei_model *model; /* opset imports are read before the graph */
     const char *base_dir;  /* NULL: external data rejected */
 } ei_onnx_ctx;
@@ -367,6 +376,15 @@ static ei_status ei_onnx_tensor_scan(ei_pb *t, ei_onnx_tensor_fields *tf, char *
     }
 }
 
+/* Drops the whole pages inside [p, p + n) of a read-only file mapping. */
+static void ei_onnx_drop_pages(const void *p, size_t n) {
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0) return;
+    uintptr_t a = (uintptr_t)p, e = a + n, page = (uintptr_t)ps;
+    uintptr_t lo = (a + page - 1) / page * page, hi = e / page * page;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* Parses the TensorProto in field f of r into a new standalone CONST value that owns
  * its 64-byte aligned data. */
 static ei_status ei_onnx_tensor(const ei_onnx_ctx *cx, const ei_pb *r, const ei_pb_field *f,
@@ -489,6 +507,7 @@ static ei_status ei_onnx_tensor(const ei_onnx_ctx *cx, const ei_pb *r, const ei_
         }
         EI_TRY(ei_onnx_alloc_data(v, nbytes));
         if (nbytes) memcpy(v->data, tf.raw, nbytes);
+        if (nbytes && cx->release_raw) ei_onnx_drop_pages(tf.raw, nbytes);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
         size_t es = ei_dtype_size(dt);
         for (size_t i = 0; es > 1 && i < numel; i++) {
@@ -1300,6 +1319,11 @@ cleanup:
 }
 
 ei_status ei_onnx_parse(const void *data, size_t size, const char *base_dir, ei_model **out) {
+    return ei_onnx_parse_ex(data, size, base_dir, false, out);
+}
+
+ei_status ei_onnx_parse_ex(const void *data, size_t size, const char *base_dir, bool mapped,
+                           ei_model **out) {
     ei_status st = EI_STATUS_OK;
     ei_model *m = NULL;
     ei_pb r;
@@ -1310,7 +1334,7 @@ ei_status ei_onnx_parse(const void *data, size_t size, const char *base_dir, ei_
     if (!data && size) return ei_error(EI_STATUS_INVALID_ARGUMENT, "ei_onnx_parse: data is NULL");
     m = calloc(1, sizeof *m);
     if (!m) return ei_onnx_oom("the model");
-    ei_onnx_ctx cx = {m, base_dir};
+    ei_onnx_ctx cx = {mapped, m, base_dir};
     ei_pb_init(&r, data, size, &ei_msg_model);
     while (1) {
         EI_TRY(ei_pb_next(&r, &f, &more));
@@ -1355,6 +1379,26 @@ cleanup:
 }
 
 /* --------------------------------------------------------------------- files */
+
+bool ei_map_file(const char *path, void **out, size_t *size) {
+    struct stat sb;
+    *out = NULL;
+    *size = 0;
+    int fd = path ? open(path, O_RDONLY) : -1;
+    if (fd < 0) return false;
+    bool ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+              (uint64_t)sb.st_size < (uint64_t)SIZE_MAX;
+    void *p = ok ? mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (p == MAP_FAILED) return false;
+    *out = p;
+    *size = (size_t)sb.st_size;
+    return true;
+}
+
+void ei_unmap_file(void *data, size_t size) {
+    if (data) munmap(data, size);
+}
 
 ei_status ei_read_file(const char *path, void **out, size_t *size) {
     ei_status st = EI_STATUS_OK;

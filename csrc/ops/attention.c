@@ -8,15 +8,22 @@
  * Work is split by (batch, q head, block of query rows): per block one ei_sgemm for the
  * scores (past and new keys written side by side into one row-major block, no concatenated
  * copy of K), a numerically stable softmax per row, one or two ei_sgemm for the output.
- * The scores block lives in per-thread scratch. A row whose every key is masked yields
- * zero probabilities (onnxruntime's choice; onnx's reference gives NaN).
+ * Without past keys the block packs its head's K^T and V and uses the packed-B kernel
+ * (kernels/gemm.h) instead, with as many query rows per block as keep ~4 blocks per
+ * thread. The scores block (and the packed K^T, V) live in per-thread scratch.
+ * A row whose every key is masked yields zero probabilities (onnxruntime's choice; onnx's
+ * reference gives NaN), except in com.edgeinfer FusedAttention (opt/fuse_attention.c),
+ * the same op standing for an unfused MatMul/Softmax/MatMul, where it gives NaN as
+ * Softmax does.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "ops/elem_util.h"
+#include "ops/fused_act.h"
 
 #define ATT_ROW_BLOCK 32 /* query rows per task */
 
@@ -24,6 +31,9 @@ typedef struct att_state {
     int64_t is_causal, q_heads_attr, kv_heads_attr, mode;
     float scale_attr, softcap;
     bool has_scale;
+    /* com.edgeinfer FusedAttention (opt/fuse_attention.c): it stands for a Softmax, which
+     * turns a row whose every key is masked into NaN, not zeros. */
+    bool nan_masked_rows;
     /* from the last infer */
     size_t batch, hq, hkv, sq, skv, past, total, d, dv;
     float scale;
@@ -36,6 +46,10 @@ typedef struct att_state {
     int mask_kind; /* 0 none, 1 bool, 2 float */
     size_t m_b, m_h, m_i, mlen;
     size_t row_blocks, block_rows, n_slots;
+    /* Packed path (no past keys): each task packs its head's K^T and V for the packed-B
+     * GEMM (kernels/gemm.h) in its scratch slot; NULL: ei_sgemm. */
+    const ei_gemm_kernel *gk;
+    size_t pk_floats, pv_floats, slot_floats;
 } att_state;
 
 static ei_status att_prepare(ei_exec *ex, ei_node *node) {
@@ -51,6 +65,7 @@ static ei_status att_prepare(ei_exec *ex, ei_node *node) {
     EI_TRY(ei_node_attr_float(node, "softcap", 0.0f, &s->softcap));
     EI_TRY(ei_node_attr_float(node, "scale", 0.0f, &s->scale_attr));
     s->has_scale = ei_node_attr(node, "scale") != NULL;
+    s->nan_masked_rows = strcmp(node->domain, EI_DOMAIN_EDGEINFER) == 0;
     /* softmax_precision: the softmax always runs in float32 here, which is what every
      * allowed value means for float32 inputs (double differs only in rounding). */
     if (s->mode < 0 || s->mode > 3) {
@@ -286,12 +301,38 @@ static ei_status att_infer(ei_exec *ex, ei_node *node) {
     }
 
     /* Work split and per-thread scores blocks. */
-    s->block_rows = s->sq < ATT_ROW_BLOCK ? (s->sq ? s->sq : 1) : ATT_ROW_BLOCK;
-    s->row_blocks = (s->sq + s->block_rows - 1) / s->block_rows;
     s->n_slots = ex->num_threads > 1 ? (size_t)ex->num_threads : 1;
+    s->gk = NULL;
+    s->pk_floats = s->pv_floats = 0;
+    if (s->past == 0 && s->skv > 0 && s->d > 0 && s->dv > 0 && ei_gemm_packed_enabled()) {
+        /* Packing K and V costs about one pass over them per task, so a task takes as
+         * many query rows as still leaves ~4 tasks per thread (scores kept <= 256 KiB). */
+        const ei_gemm_kernel *gk = ei_gemm_kernel_get();
+        size_t pk = gk->pack_b_size(s->d, s->skv), pv = gk->pack_b_size(s->skv, s->dv);
+        if (pk && pv) {
+            s->gk = gk;
+            s->pk_floats = (pk + 63) / 64 * 16;
+            s->pv_floats = (pv + 63) / 64 * 16;
+        }
+    }
+    if (s->gk) {
+        size_t heads = s->batch * s->hq, rows = s->sq ? s->sq : 1;
+        while (rows > ATT_ROW_BLOCK &&
+               (rows * s->total > 65536 || heads * ((s->sq + rows - 1) / rows) < 4 * s->n_slots))
+            rows = (rows + 1) / 2;
+        s->block_rows = rows;
+    } else {
+        s->block_rows = s->sq < ATT_ROW_BLOCK ? (s->sq ? s->sq : 1) : ATT_ROW_BLOCK;
+    }
+    s->row_blocks = (s->sq + s->block_rows - 1) / s->block_rows;
     size_t bytes;
-    if (!ei_size_mul(s->n_slots, s->block_rows, &bytes) || !ei_size_mul(bytes, s->total, &bytes) ||
-        !ei_size_mul(bytes, sizeof(float), &bytes))
+    if (!ei_size_mul(s->block_rows, s->total, &bytes) || !ei_size_add(bytes, 15, &bytes))
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL, "scratch size overflows");
+    bytes = bytes / 16 * 16; /* keeps each slot's packed blocks 64-byte aligned */
+    if (!ei_size_add(bytes, s->pk_floats, &bytes) || !ei_size_add(bytes, s->pv_floats, &bytes))
+        return ei_node_error(node, EI_STATUS_INVALID_MODEL, "scratch size overflows");
+    s->slot_floats = bytes;
+    if (!ei_size_mul(s->n_slots, bytes, &bytes) || !ei_size_mul(bytes, sizeof(float), &bytes))
         return ei_node_error(node, EI_STATUS_INVALID_MODEL, "scratch size overflows");
     node->scratch_bytes = bytes;
     return EI_STATUS_OK;
@@ -322,7 +363,7 @@ static void att_task(void *arg, size_t task, int thread) {
     size_t i0 = blk * s->block_rows;
     size_t m = s->sq - i0 < s->block_rows ? s->sq - i0 : s->block_rows;
     size_t T = s->total, P = s->past;
-    float *sc = c->scratch + (size_t)thread * s->block_rows * T;
+    float *sc = c->scratch + (size_t)thread * s->slot_floats;
     const float *q = c->q + b * s->q_b + h * s->q_h + i0 * s->ldq;
     const float *pk = c->pk ? c->pk + (b * s->hkv + kvh) * P * s->d : NULL;
     const float *pv = c->pv ? c->pv + (b * s->hkv + kvh) * P * s->dv : NULL;
@@ -336,7 +377,14 @@ static void att_task(void *arg, size_t task, int thread) {
         return;
     }
     /* Scores: past keys in columns [0, P), new keys in [P, T). */
-    if (s->d == 0) {
+    float *pk_buf = NULL, *pv_buf = NULL;
+    if (s->gk) { /* packed: P == 0, T == skv > 0, d > 0, dv > 0; K^T and V packed per task */
+        pk_buf = sc + (s->slot_floats - s->pk_floats - s->pv_floats);
+        pv_buf = pk_buf + s->pk_floats;
+        s->gk->pack_b(s->d, T, k, s->ldk, 1, pk_buf);
+        s->gk->gemm_pb(s->d, q, s->ldq, pk_buf, sc, T, NULL, 0, m, 0, T);
+        if (s->scale != 1.0f) kt->f32_vmulc(m * T, sc, s->scale, sc);
+    } else if (s->d == 0) {
         memset(sc, 0, m * T * sizeof(float));
     } else {
         if (P) ei_sgemm(0, 1, m, P, s->d, s->scale, q, s->ldq, pk, s->d, 0.0f, sc, T);
@@ -381,20 +429,24 @@ static void att_task(void *arg, size_t task, int thread) {
     for (size_t r = 0; r < m; r++) {
         float *row = sc + r * T;
         float mx = kt->f32_max(T, row);
-        if (mx == -INFINITY) { /* every key masked: zero weights */
-            memset(row, 0, T * sizeof(float));
+        if (mx == -INFINITY) { /* every key masked: zero weights (Softmax: NaN) */
+            if (!s->nan_masked_rows) {
+                memset(row, 0, T * sizeof(float));
+                continue;
+            }
+            for (size_t j = 0; j < T; j++) row[j] = NAN;
             continue;
         }
-        float sum = 0.0f;
-        for (size_t j = 0; j < T; j++) {
-            float e = expf(row[j] - mx);
-            row[j] = e;
-            sum += e;
-        }
+        float sum = kt->f32_exp_sum(T, row, mx, row);
         kt->f32_vmulc(T, row, 1.0f / sum, row);
     }
     if (c->qk && s->mode == 3) att_copy_qk(c, b, h, i0, m, sc);
     if (s->dv == 0) return;
+    if (s->gk) {
+        s->gk->pack_b(T, s->dv, v, s->ldv, 0, pv_buf);
+        s->gk->gemm_pb(T, sc, T, pv_buf, y, s->ldy, NULL, 0, m, 0, s->dv);
+        return;
+    }
     if (P) ei_sgemm(0, 0, m, s->dv, P, 1.0f, sc, T, pv, s->dv, 0.0f, y, s->ldy);
     if (s->skv)
         ei_sgemm(0, 0, m, s->dv, s->skv, 1.0f, sc + P, T, v, s->ldv, P ? 1.0f : 0.0f, y, s->ldy);

@@ -131,7 +131,9 @@ static ei_status gemm_infer(ei_exec *ex, ei_node *node) {
     EI_CHECK(ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, 2, dims));
     bool no_c = !c || s->beta == 0.0f;
     s->c_as_bias = !no_c && s->beta == 1.0f && s->c_rows == 0 && s->c_cols == 1;
-    if (!s->trans_a && s->alpha == 1.0f && (no_c || s->c_as_bias) &&
+    if (ex->shapes_only) {
+        /* opt/shapes.c: the packed copy (if any) is made or dropped by the real plan */
+    } else if (!s->trans_a && s->alpha == 1.0f && (no_c || s->c_as_bias) &&
         (b->flags & EI_VALUE_FLAG_CONST) && (b->data || s->packed.data) &&
         ei_dense_packed_wanted(s->m, s->n, s->k))
         EI_CHECK(ei_dense_packed_b_update(node, &s->packed, b, s->k, s->n, s->trans_b));

@@ -83,7 +83,9 @@ static ei_status mat_mul_infer(ei_exec *ex, ei_node *node) {
     s->n = ms->n;
     s->k = ms->k;
     s->fold = ms->b_batch == 1 && ms->a_batch == ms->batch;
-    if (s->fold && b->rank >= 2 && (b->flags & EI_VALUE_FLAG_CONST) &&
+    if (ex->shapes_only) {
+        /* opt/shapes.c: the packed copy (if any) is made or dropped by the real plan */
+    } else if (s->fold && b->rank >= 2 && (b->flags & EI_VALUE_FLAG_CONST) &&
         (b->data || s->packed.data) && ei_dense_packed_wanted(s->batch * s->m, s->n, s->k))
         EI_CHECK(ei_dense_packed_b_update(node, &s->packed, b, s->k, s->n, 0));
     else

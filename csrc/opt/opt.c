@@ -18,6 +18,7 @@ static const struct {
     {"fold_batch_norm", ei_pass_fold_batch_norm},
     {"fuse_pad", ei_pass_fuse_pad},
     {"fuse_conv", ei_pass_fuse_conv},
+    {"fuse_attention", ei_pass_fuse_attention},
     {"fuse_matmul", ei_pass_fuse_matmul},
     {"fuse_gelu", ei_pass_fuse_gelu},
     {"fuse_layer_norm", ei_pass_fuse_layer_norm},

@@ -26,6 +26,9 @@ ei_status ei_pass_fuse_conv(ei_exec *ex, bool *changed);
 /* MatMul [+ bias Add] [+ activation] -> com.edgeinfer FusedMatMul; Gemm + activation ->
  * com.edgeinfer FusedGemm. */
 ei_status ei_pass_fuse_matmul(ei_exec *ex, bool *changed);
+/* The BERT-style attention spelled out in MatMul/Div/Add/Softmax/MatMul with the head
+ * Reshape/Transposes -> com.edgeinfer FusedAttention over [B,S,H*D] q, k, v. */
+ei_status ei_pass_fuse_attention(ei_exec *ex, bool *changed);
 /* The erf form of GELU spelled out in elementwise nodes -> one Gelu node. */
 ei_status ei_pass_fuse_gelu(ei_exec *ex, bool *changed);
 /* LayerNorm spelled out in ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add -> LayerNormalization. */

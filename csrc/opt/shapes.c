@@ -99,6 +99,7 @@ ei_status ei_opt_infer_shapes(ei_exec *ex, ei_opt_shapes *out) {
         if (ei_value_set_shape(v, v->decl_dtype, v->decl_rank, v->decl_dims) != EI_STATUS_OK) goto restore;
         out->known[g->inputs[i]] = true;
     }
+    ex->shapes_only = true;
     for (int i = 0; i < g->n_nodes; i++) {
         ei_node *n = &g->nodes[i];
         bool ready = !ei_node_has_graph_attr(n);
@@ -117,6 +118,7 @@ ei_status ei_opt_infer_shapes(ei_exec *ex, ei_opt_shapes *out) {
             if (vi >= 0 && g->values[vi]->rank >= 0) out->known[vi] = true;
         }
     }
+    ex->shapes_only = false;
     for (int v = 0; v < g->n_values; v++) {
         if (!out->known[v]) continue;
         out->v[v].dtype = g->values[v]->dtype;
