@@ -316,6 +316,9 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
     const ei_value *z = s->fused ? ei_node_in(ex, node, 3) : NULL;
     if (z) EI_CHECK(conv_check_residual(node, z, x->rank, od));
     EI_CHECK(ei_value_set_shape(ei_node_out(ex, node, 0), EI_DTYPE_F32, x->rank, od));
+    /* opt/shapes.c only wants the shape: packing and the path are the real plan's (the
+     * passes may still rewrite W, e.g. folding BatchNormalization into it) */
+    if (ex->shapes_only) return EI_STATUS_OK;
 
     size_t threads = ex->num_threads > 0 ? (size_t)ex->num_threads : 1;
     node->scratch_bytes = 0;
