@@ -80,8 +80,9 @@ void ei_f32_act_apply(const ei_act *act, size_t n, float *x);
 
 /* ------------------------------------------------- depthwise convolution */
 
-/* One channel plane of a 2-D depthwise convolution (slot f32_dwconv2d): input
- * [in_h][in_w], weights [k_h][k_w], output [out_h][out_w]; output (oy, ox) reads input
+/* Channel planes of a 2-D depthwise convolution (slot f32_dwconv2d). Plane c: input
+ * x + c in_h in_w [in_h][in_w], weights w + c k_h k_w [k_h][k_w], bias[c] (0 when bias is
+ * NULL), output y + c out_h out_w [out_h][out_w] (z likewise); output (oy, ox) reads input
  * (oy*stride_h - pad_t + i*dil_h, ox*stride_w - pad_l + j*dil_w) for tap (i, j); taps
  * outside the input (padding) are skipped. All values >= 1 except the pads; the caller
  * (ops/conv.c) has validated that the planes fit in memory and that every size below

@@ -41,8 +41,8 @@ typedef struct conv_state {
     size_t tile, n_tiles;    /* output pixels per task and tiles per (n, group) */
     size_t m_chunk, m_chunks; /* output channels per task and chunks per (n, group) */
     size_t slice_floats;     /* per-thread im2col slice, a multiple of 16 floats */
-    /* depthwise: tasks are planes_per_task whole planes, or (when row_chunks > 1) one
-     * plane's rows in row_chunks pieces of chunk_rows */
+    /* depthwise: tasks are planes_per_task planes, all their rows or (when row_chunks > 1)
+     * one of row_chunks pieces of chunk_rows rows */
     size_t planes_per_task, row_chunks, chunk_rows;
     bool dw_kernel;          /* 2-D (or 1-D) depthwise through the f32_dwconv2d slot */
     ei_dwconv2d_params dwp;  /* its geometry */
@@ -253,17 +253,23 @@ static void conv_depthwise_plan(conv_state *s, size_t threads) {
     if (t < 1 || threads < 2) t = 1;
     s->row_chunks = 1;
     s->chunk_rows = (size_t)g->out[1];
-    if (t > planes && s->dw_kernel && planes && g->out[1] > 1) {
-        size_t per = (t + planes - 1) / planes;
+    /* The kernel takes planes 16 at a time (channels as the vector lanes), so tasks get
+     * whole blocks of 16 planes; with fewer blocks than tasks the rows are cut too. */
+    const size_t blk = s->dw_kernel ? 16 : 1;
+    size_t blocks = (planes + blk - 1) / blk;
+    if (t > blocks && s->dw_kernel && planes && g->out[1] > 1) {
+        size_t per = (t + blocks - 1) / blocks;
         if (per > (size_t)g->out[1]) per = (size_t)g->out[1];
         s->chunk_rows = ((size_t)g->out[1] + per - 1) / per;
         s->row_chunks = ((size_t)g->out[1] + s->chunk_rows - 1) / s->chunk_rows;
-        s->planes_per_task = 1;
+        s->planes_per_task = planes < blk ? planes : blk;
         return;
     }
-    if (t > planes) t = planes;
+    if (t > blocks) t = blocks;
     if (t < 1) t = 1;
-    s->planes_per_task = planes ? (planes + t - 1) / t : 1;
+    size_t per_task = (planes + t - 1) / t;
+    per_task = (per_task + blk - 1) / blk * blk;
+    s->planes_per_task = per_task ? per_task : 1;
 }
 
 static ei_status conv_infer(ei_exec *ex, ei_node *node) {
@@ -666,28 +672,26 @@ static void conv_depthwise_task(void *arg, size_t task, int thread) {
     const conv_state *s = p->s;
     const ei_kernel_table *k = ei_kernels();
     size_t planes = s->n * s->cout, in_sp = s->g.in_size, out_sp = s->g.out_size;
-    if (s->row_chunks > 1) { /* one plane, a range of its rows */
-        size_t i = task / s->row_chunks, r0 = task % s->row_chunks * s->chunk_rows;
-        size_t r1 = r0 + s->chunk_rows < s->dwp.out_h ? r0 + s->chunk_rows : s->dwp.out_h;
-        size_t c = i % s->cout;
-        k->f32_dwconv2d(&s->dwp, p->x + i * in_sp, p->w + c * s->g.k_size,
-                        p->b ? p->b[c] : 0.0f, p->z ? p->z + i * out_sp : NULL,
-                        p->y + i * out_sp, r0, r1);
-        return;
-    }
-    size_t lo = task * s->planes_per_task;
+    size_t lo = task / s->row_chunks * s->planes_per_task, r0 = 0, r1 = s->dwp.out_h;
     size_t hi = lo + s->planes_per_task < planes ? lo + s->planes_per_task : planes;
+    if (s->row_chunks > 1) { /* a range of the planes' rows */
+        r0 = task % s->row_chunks * s->chunk_rows;
+        r1 = r0 + s->chunk_rows < s->dwp.out_h ? r0 + s->chunk_rows : s->dwp.out_h;
+    }
+    while (s->dw_kernel && lo < hi) { /* runs of channels within one image per call */
+        size_t c = lo % s->cout, n = s->cout - c < hi - lo ? s->cout - c : hi - lo;
+        k->f32_dwconv2d(&s->dwp, n, p->x + lo * in_sp, p->w + c * s->g.k_size,
+                        p->b ? p->b + c : NULL, p->z ? p->z + lo * out_sp : NULL,
+                        p->y + lo * out_sp, r0, r1);
+        lo += n;
+    }
     for (size_t i = lo; i < hi; i++) {
         size_t c = i % s->cout;
         const float *x = p->x + i * in_sp, *w = p->w + c * s->g.k_size;
         const float *z = p->z ? p->z + i * out_sp : NULL;
         float *y = p->y + i * out_sp, bias = p->b ? p->b[c] : 0.0f;
-        if (s->dw_kernel) { /* the epilogue is in the kernel's store */
-            k->f32_dwconv2d(&s->dwp, x, w, bias, z, y, 0, s->dwp.out_h);
-        } else {
-            conv_depthwise_plane(s, x, w, bias, y);
-            conv_epilogue(s, NULL, z, y, out_sp, 1, out_sp);
-        }
+        conv_depthwise_plane(s, x, w, bias, y); /* 3-D: the direct loop */
+        conv_epilogue(s, NULL, z, y, out_sp, 1, out_sp);
     }
 }
 
@@ -718,8 +722,7 @@ static ei_status conv_run(ei_exec *ex, ei_node *node) {
     void (*fn)(void *, size_t, int);
     if (s->mode == CONV_DEPTHWISE) {
         size_t planes = s->n * s->cout;
-        n_tasks = s->row_chunks > 1 ? planes * s->row_chunks
-                                    : (planes + s->planes_per_task - 1) / s->planes_per_task;
+        n_tasks = (planes + s->planes_per_task - 1) / s->planes_per_task * s->row_chunks;
         fn = conv_depthwise_task;
     } else if (s->mode == CONV_FEWCH) {
         n_tasks = ei_conv_direct_tasks(&s->direct, s->n);

@@ -1,6 +1,7 @@
 /*
- * test_dwconv.c - the f32_dwconv2d slot (2-D depthwise convolution of one plane) on every
- * ISA this CPU has, against the reference kernel and a direct double-precision loop:
+ * test_dwconv.c - the f32_dwconv2d slot (2-D depthwise convolution of channel planes) on
+ * every ISA this CPU has, against the reference kernel and a direct double-precision loop:
+ * one plane and several (1-40: the channel-blocked paths and their channel tails),
  * kernel sizes 1-7 (square and not), strides 1-3, dilations 1-2, every pad up to the
  * kernel, widths and heights around the vector widths, planes that start right after or
  * end right before a PROT_NONE page, misaligned pointers, row ranges, residual input and
@@ -19,7 +20,7 @@
 #include "test_util.h"
 
 #define CANARY 8
-#define MAX_PLANE (6 * 4700)
+#define MAX_PLANE (24 * 4700)
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static float rng_uniform(float lo, float hi) {
@@ -57,7 +58,8 @@ static float *guarded_at(guarded *g, size_t n, int head) {
 
 static guarded g_x, g_z;
 static float y_ref[MAX_PLANE], y_store[MAX_PLANE + 2 * CANARY + 4];
-static float w_buf[64 + 1];
+#define MAX_PLANES 40
+static float w_buf[64 * MAX_PLANES + 1], b_buf[MAX_PLANES + 1];
 
 static const ei_act k_acts[] = {
     {EI_ACT_KIND_NONE, 0, 0},
@@ -102,55 +104,69 @@ static double mag(const ei_dwconv2d_params *p, const float *x, const float *w, f
 
 static int n_cases;
 
-/* One geometry on one kernel: compares with ref (and ref with the double loop). */
-static void run_case(const char *isa, ei_kernel_table *kt, ei_dwconv2d_params *p, int head,
-                     int misalign, int use_z, size_t oy0, size_t oy1) {
-    size_t in_n = p->in_h * p->in_w, out_n = p->out_h * p->out_w;
+/* One geometry on one kernel, n_planes consecutive planes (bias per plane, or none):
+ * compares with ref (and ref with the double loop). */
+static void run_case_n(const char *isa, ei_kernel_table *kt, ei_dwconv2d_params *p, size_t n_planes,
+                       int head, int misalign, int use_z, int use_bias, size_t oy0, size_t oy1) {
+    size_t in_sp = p->in_h * p->in_w, out_sp = p->out_h * p->out_w, k_sp = p->k_h * p->k_w;
+    size_t in_n = in_sp * n_planes, out_n = out_sp * n_planes;
     float *x = guarded_at(&g_x, in_n, head);
     float *z = use_z ? guarded_at(&g_z, out_n, !head) : NULL;
     float *w = w_buf + misalign;
+    float *bias = use_bias ? b_buf + misalign : NULL;
     for (size_t i = 0; i < in_n; i++)
         x[i] = rng_uniform(-1.0f, 1.0f);
     if (z)
         for (size_t i = 0; i < out_n; i++)
             z[i] = rng_uniform(-1.0f, 1.0f);
-    for (size_t i = 0; i < p->k_h * p->k_w; i++)
+    for (size_t i = 0; i < k_sp * n_planes; i++)
         w[i] = rng_uniform(-1.0f, 1.0f);
-    float bias = rng_uniform(-0.5f, 0.5f);
+    if (bias)
+        for (size_t i = 0; i < n_planes; i++)
+            bias[i] = rng_uniform(-0.5f, 0.5f);
     float *y = y_store + CANARY + misalign;
     for (size_t i = 0; i < out_n + 2 * CANARY + 1; i++)
         y_store[i] = 12345.0f;
     for (size_t i = 0; i < out_n; i++)
         y_ref[i] = 12345.0f;
-    ei_f32_dwconv2d__ref(p, x, w, bias, z, y_ref, oy0, oy1);
-    kt->f32_dwconv2d(p, x, w, bias, z, y, oy0, oy1);
+    ei_f32_dwconv2d__ref(p, n_planes, x, w, bias, z, y_ref, oy0, oy1);
+    kt->f32_dwconv2d(p, n_planes, x, w, bias, z, y, oy0, oy1);
     n_cases++;
     int ok = 1;
     for (size_t i = 0; i < CANARY; i++)
         ok &= y[-1 - (long)i] == 12345.0f && y[out_n + i] == 12345.0f;
     if (!CHECK(ok))
-        fprintf(stderr, "  %s: canary overwritten (in %zux%zu k %zux%zu s %zu)\n", isa, p->in_h,
-                p->in_w, p->k_h, p->k_w, p->stride_w);
-    for (size_t oy = 0; oy < p->out_h && ok; oy++)
-        for (size_t ox = 0; ox < p->out_w && ok; ox++) {
-            size_t o = oy * p->out_w + ox;
-            if (oy < oy0 || oy >= oy1) {
-                ok = y[o] == 12345.0f && y_ref[o] == 12345.0f;
-                continue;
+        fprintf(stderr, "  %s: canary overwritten (in %zux%zu k %zux%zu s %zu, %zu planes)\n", isa,
+                p->in_h, p->in_w, p->k_h, p->k_w, p->stride_w, n_planes);
+    for (size_t c = 0; c < n_planes && ok; c++)
+        for (size_t oy = 0; oy < p->out_h && ok; oy++)
+            for (size_t ox = 0; ox < p->out_w && ok; ox++) {
+                size_t o = c * out_sp + oy * p->out_w + ox;
+                if (oy < oy0 || oy >= oy1) {
+                    ok = y[o] == 12345.0f && y_ref[o] == 12345.0f;
+                    continue;
+                }
+                double exact, m = mag(p, x + c * in_sp, w + c * k_sp, bias ? bias[c] : 0.0f,
+                                      z ? z + c * out_sp : NULL, oy, ox, &exact);
+                double tol = 4e-6 * (m + 1.0);
+                if (p->act.kind == EI_ACT_KIND_NONE && fabs(y_ref[o] - exact) > tol) ok = 0;
+                if (fabs((double)y[o] - y_ref[o]) > tol) ok = 0;
+                if (!ok)
+                    fprintf(stderr,
+                            "  %s: in %zux%zu k %zux%zu s %zux%zu d %zux%zu pad %zu,%zu out "
+                            "%zux%zu act %d z %d planes %zu rows [%zu,%zu): y[%zu][%zu][%zu] = "
+                            "%.8g, ref %.8g, exact %.8g\n",
+                            isa, p->in_h, p->in_w, p->k_h, p->k_w, p->stride_h, p->stride_w,
+                            p->dil_h, p->dil_w, p->pad_t, p->pad_l, p->out_h, p->out_w,
+                            (int)p->act.kind, use_z, n_planes, oy0, oy1, c, oy, ox, y[o], y_ref[o],
+                            exact);
             }
-            double exact, m = mag(p, x, w, bias, z, oy, ox, &exact);
-            double tol = 4e-6 * (m + 1.0);
-            if (p->act.kind == EI_ACT_KIND_NONE && fabs(y_ref[o] - exact) > tol) ok = 0;
-            if (fabs((double)y[o] - y_ref[o]) > tol) ok = 0;
-            if (!ok)
-                fprintf(stderr,
-                        "  %s: in %zux%zu k %zux%zu s %zux%zu d %zux%zu pad %zu,%zu out %zux%zu "
-                        "act %d z %d rows [%zu,%zu): y[%zu][%zu] = %.8g, ref %.8g, exact %.8g\n",
-                        isa, p->in_h, p->in_w, p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h,
-                        p->dil_w, p->pad_t, p->pad_l, p->out_h, p->out_w, (int)p->act.kind, use_z,
-                        oy0, oy1, oy, ox, y[o], y_ref[o], exact);
-        }
     CHECK(ok);
+}
+
+static void run_case(const char *isa, ei_kernel_table *kt, ei_dwconv2d_params *p, int head,
+                     int misalign, int use_z, size_t oy0, size_t oy1) {
+    run_case_n(isa, kt, p, 1, head, misalign, use_z, 1, oy0, oy1);
 }
 
 static void sweep(const char *isa, ei_kernel_table *kt) {
@@ -233,6 +249,60 @@ static void planes(const char *isa, ei_kernel_table *kt) {
         }
 }
 
+/* Several planes per call (the channel-blocked paths take 8 or more): channel counts
+ * around the block sizes, small planes of every kind, strides 1-3, dilation, pads,
+ * non-square kernels, with and without bias and z, row ranges, every activation. */
+static void multi(const char *isa, ei_kernel_table *kt) {
+    static const size_t counts[] = {1, 4, 7, 8, 9, 15, 16, 17, 24, 33, 40};
+    static const size_t sizes[][2] = {{1, 1},
+                                      {2, 3},
+                                      {5, 5},
+                                      {7, 7},
+                                      {9, 4},
+                                      {14, 14},
+                                      {25, 5},
+                                      {17, 3},
+                                      {3, 19},
+                                      {16, 16},
+                                      {31, 30},
+                                      {33, 29},
+                                      /* several row bands of the blocked paths */
+                                      {45, 90},
+                                      {23, 131},
+                                      {12, 400}};
+    static const size_t ks[][2] = {{3, 3}, {5, 5}, {1, 1}, {7, 7}, {3, 5}, {2, 3}};
+    size_t iter = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+            for (size_t s = 1; s <= 3; s++)
+                for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+                    ei_dwconv2d_params p = {0};
+                    iter++;
+                    size_t n = counts[ci];
+                    p.in_h = sizes[si][0];
+                    p.in_w = sizes[si][1];
+                    p.k_h = ks[ki][0];
+                    p.k_w = ks[ki][1];
+                    p.stride_h = iter % 5 == 0 ? 1 : s;
+                    p.stride_w = s;
+                    p.dil_h = iter % 7 == 0 ? 2 : 1;
+                    p.dil_w = iter % 11 == 0 ? 2 : 1;
+                    p.pad_t = iter % 4 == 0 ? 0 : p.k_h / 2 + (iter % 9 == 0);
+                    p.pad_l = iter % 3 == 0 ? p.k_w - 1 : p.k_w / 2;
+                    size_t pe_w = iter % 2 ? p.pad_l : 0, pe_h = iter % 8 == 0 ? 0 : p.pad_t;
+                    p.out_h = out_dim(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, pe_h);
+                    p.out_w = out_dim(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, pe_w);
+                    if (!p.out_h || !p.out_w) continue;
+                    if (n * p.in_h * p.in_w > MAX_PLANE || n * p.out_h * p.out_w > MAX_PLANE)
+                        continue;
+                    p.act = k_acts[iter % N_ACTS];
+                    size_t oy0 = 0, oy1 = p.out_h;
+                    if (iter % 6 == 1 && p.out_h > 2) oy0 = 1, oy1 = p.out_h - 1;
+                    run_case_n(isa, kt, &p, n, (int)(iter % 2), (int)(iter % 3 == 1), iter % 4 == 1,
+                               iter % 10 != 3, oy0, oy1);
+                }
+}
+
 static void test_dwconv_isas(void) {
     static const ei_isa isas[] = {EI_ISA_REF, EI_ISA_AVX2, EI_ISA_AVX512, EI_ISA_NEON};
     for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
@@ -242,6 +312,7 @@ static void test_dwconv_isas(void) {
         int before = n_cases;
         sweep(ei_isa_str(got), &kt);
         planes(ei_isa_str(got), &kt);
+        multi(ei_isa_str(got), &kt);
         printf("  %s: %d cases\n", ei_isa_str(got), n_cases - before);
     }
 }

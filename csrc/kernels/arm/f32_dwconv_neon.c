@@ -1,6 +1,8 @@
 /*
- * arm/f32_dwconv_neon.c - NEON (aarch64) 2-D depthwise convolution of one channel plane
- * (slot f32_dwconv2d), 4 outputs per vector; the structure of the x86 files: flat padded
+ * arm/f32_dwconv_neon.c - NEON (aarch64) 2-D depthwise convolution (slot f32_dwconv2d),
+ * one channel plane at a time (no channel-blocked path yet: the x86 ones won where a row
+ * fills a wide vector poorly, and it is unmeasured on ARM), 4 outputs per vector; the
+ * per-plane structure of the x86 files: flat padded
  * chunks at stride 1 (dw_flat), four even/odd phase planes in the same flat loop at
  * stride 2 (dw_flat2), else row by row with plain loads for full blocks (stride
  * 2: vld2q deinterleaves) and scalar lanes for border and tail blocks (NEON has no masked
@@ -453,10 +455,10 @@ DW_AI void dw_flat2(const dw_ctx *c, float bias, const float *z, float *y, int64
     }
 }
 
-void ei_f32_dwconv2d__neon(const ei_dwconv2d_params *p, const float *x, const float *w, float bias,
-                           const float *z, float *y, size_t oy0, size_t oy1) {
+static void dw_one_plane(const ei_dwconv2d_params *p, const float *x, const float *w, float bias,
+                         const float *z, float *y, size_t oy0, size_t oy1) {
     if (p->stride_w > 2) {
-        ei_f32_dwconv2d__ref(p, x, w, bias, z, y, oy0, oy1);
+        ei_f32_dwconv2d__ref(p, 1, x, w, &bias, z, y, oy0, oy1);
         return;
     }
     dw_ctx c = {x,
@@ -526,4 +528,13 @@ void ei_f32_dwconv2d__neon(const ei_dwconv2d_params *p, const float *x, const fl
         else
             dw_plane(&c, bias, z, y, a, b, 0, 0, 2);
     }
+}
+
+void ei_f32_dwconv2d__neon(const ei_dwconv2d_params *p, size_t n_planes, const float *x,
+                           const float *w, const float *bias, const float *z, float *y, size_t oy0,
+                           size_t oy1) {
+    const size_t in_sp = p->in_h * p->in_w, out_sp = p->out_h * p->out_w, k_sp = p->k_h * p->k_w;
+    for (size_t c = 0; c < n_planes; c++)
+        dw_one_plane(p, x + c * in_sp, w + c * k_sp, bias ? bias[c] : 0.0f,
+                     z ? z + c * out_sp : NULL, y + c * out_sp, oy0, oy1);
 }

@@ -1,6 +1,6 @@
 /*
- * ref/f32_dwconv.c - reference 2-D depthwise convolution of one channel plane (slot
- * f32_dwconv2d): the oracle for the SIMD variants and the fallback everywhere else.
+ * ref/f32_dwconv.c - reference 2-D depthwise convolution (slot f32_dwconv2d), one channel
+ * plane after another: the oracle for the SIMD variants and the fallback everywhere else.
  * Each output row is accumulated tap by tap over the run of outputs where that tap lands
  * inside the input, so padding needs no special case and stride-1 runs vectorize.
  */
@@ -20,8 +20,8 @@ static void dw_out_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, in
 }
 
 /* Accumulation order per output: bias, then taps in (i, j) order, then z, then act. */
-void ei_f32_dwconv2d__ref(const ei_dwconv2d_params *p, const float *x, const float *w, float bias,
-                          const float *z, float *y, size_t oy0, size_t oy1) {
+static void dw_plane_ref(const ei_dwconv2d_params *p, const float *x, const float *w, float bias,
+                         const float *z, float *y, size_t oy0, size_t oy1) {
     const int64_t ih = (int64_t)p->in_h, iw = (int64_t)p->in_w, ow = (int64_t)p->out_w;
     const int64_t sh = (int64_t)p->stride_h, sw = (int64_t)p->stride_w;
     const int64_t dh = (int64_t)p->dil_h, dw = (int64_t)p->dil_w;
@@ -54,4 +54,13 @@ void ei_f32_dwconv2d__ref(const ei_dwconv2d_params *p, const float *x, const flo
         }
         ei_f32_act_apply(&p->act, p->out_w, yr);
     }
+}
+
+void ei_f32_dwconv2d__ref(const ei_dwconv2d_params *p, size_t n_planes, const float *x,
+                          const float *w, const float *bias, const float *z, float *y, size_t oy0,
+                          size_t oy1) {
+    const size_t in_sp = p->in_h * p->in_w, out_sp = p->out_h * p->out_w, k_sp = p->k_h * p->k_w;
+    for (size_t c = 0; c < n_planes; c++)
+        dw_plane_ref(p, x + c * in_sp, w + c * k_sp, bias ? bias[c] : 0.0f,
+                     z ? z + c * out_sp : NULL, y + c * out_sp, oy0, oy1);
 }

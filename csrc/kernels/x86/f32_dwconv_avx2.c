@@ -1,6 +1,8 @@
 /*
- * x86/f32_dwconv_avx2.c - AVX2+FMA 2-D depthwise convolution of one channel plane (slot
- * f32_dwconv2d), 8 outputs per vector; the structure of the AVX-512 file (flat padded
+ * x86/f32_dwconv_avx2.c - AVX2+FMA 2-D depthwise convolution (slot f32_dwconv2d). Four or
+ * more planes: 8 channels at a time as the vector lanes, through a channel-last buffer
+ * (dw_cb_run, as in the AVX-512 file). Fewer planes, or planes too wide for that buffer:
+ * one plane at a time, 8 outputs per vector; the structure of the AVX-512 file (flat padded
  * chunks at stride 1, four even/odd phase planes in the same flat loop at stride 2, else
  * row by row). Full blocks use plain loads (stride 2: two loads,
  * shuffle and permute); border and tail blocks use vmaskmovps loads (no fault on masked
@@ -524,11 +526,247 @@ DW_AI void dw_flat2(const dw_ctx *c, float bias, const float *z, float *y, int64
     }
 }
 
-void ei_f32_dwconv2d__avx2(const ei_dwconv2d_params *p, const float *x, const float *w, float bias,
-                           const float *z, float *y, size_t oy0, size_t oy1) {
+/* ------------------------------------------------------- channel-blocked small planes */
+
+/* Many channels: 8 at a time, the channels as the vector lanes (as in the AVX-512 file).
+ * The block's input rows are transposed (8 x 8 tiles of flat positions) into a
+ * zero-padded channel-last buffer xb[row][col][8]; every output is then k_h k_w full FMAs
+ * with no masks, shifts or wasted lanes at any stride, and the outputs go back through the
+ * same transpose with z and the activation applied on the way out. Output rows go in
+ * bands whose input rows fit the buffer. Plane tails use masked loads and stores, so
+ * nothing outside the planes is touched. Padding taps multiply zeros (as dw_flat does).
+ * Stack: about 55 KiB. */
+#define DW_CB_IN_MAX 1024  /* buffer positions (8 floats each): 32 KiB of stack */
+#define DW_CB_OUT_MAX 1024 /* output positions per band */
+#define DW_CB_OB 256       /* output positions per pass through the transposes: 8 KiB */
+#define DW_CB_KK_MAX 49    /* taps */
+
+/* In-register transpose of 8 vectors: r[i] lane j <- r[j] lane i. */
+DW_AI void dw_tr8(__m256 r[8]) {
+    __m256 t[8], u[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4g + k], 128-bit lane L: column 4L + k of rows 4g .. 4g + 3 */
+#pragma GCC unroll 2
+    for (int g = 0; g < 2; g++) {
+        u[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);
+        u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+        r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    }
+}
+
+/* R outputs whose windows start at xb positions pos[0 .. R): taps in order, bias first. */
+DW_AI void dw_cb_out(const float *xb, const int32_t *pos, const int32_t *toff, const __m256 *wv,
+                     int64_t kk, __m256 vb, float *dst, const int R, const int KK) {
+    __m256 acc[8];
+    const float *b[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        acc[r] = vb;
+        b[r] = xb + (int64_t)pos[r] * 8;
+    }
+    const int64_t n = KK ? KK : kk;
+#pragma GCC unroll 25
+    for (int64_t t = 0; t < n; t++) {
+        const int64_t o = (int64_t)toff[t] * 8;
+        const __m256 wt = wv[t];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm256_fmadd_ps(wt, _mm256_load_ps(b[r] + o), acc[r]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        _mm256_store_ps(dst + 8 * r, acc[r]);
+}
+
+typedef struct dw_cb_geom {
+    int64_t pw;       /* buffer row width: left pad, input, right overhang */
+    int64_t band, bh; /* output rows per band, buffer rows per band */
+    int64_t in_sp, out_sp, kk;
+} dw_cb_geom;
+
+/* Whether the channel-blocked path takes this call; fills *g. */
+static int dw_cb_fits(const ei_dwconv2d_params *p, size_t n_planes, size_t rows, dw_cb_geom *g) {
+    if (n_planes < 4 || rows == 0 || p->k_h * p->k_w > DW_CB_KK_MAX) return 0;
+    if (p->in_h > 4096 || p->in_w > 4096 || p->out_h > 4096 || p->out_w > 4096) return 0;
+    if (p->stride_h > 64 || p->stride_w > 64 || p->dil_h > 64 || p->dil_w > 64) return 0;
+    if (p->pad_t > 64 || p->pad_l > 64) return 0;
+    int64_t pw = (int64_t)(p->in_w + p->pad_l);
+    int64_t ew = (int64_t)((p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1);
+    if (ew > pw) pw = ew;
+    const int64_t sh = (int64_t)p->stride_h, span = (int64_t)((p->k_h - 1) * p->dil_h + 1);
+    if (DW_CB_IN_MAX / pw < span) return 0;
+    int64_t band = (DW_CB_IN_MAX / pw - span) / sh + 1; /* (band - 1) sh + span rows */
+    if (band * (int64_t)p->out_w > DW_CB_OUT_MAX) band = DW_CB_OUT_MAX / (int64_t)p->out_w;
+    if (band < 1) return 0;
+    if (band >= (int64_t)rows) {
+        band = (int64_t)rows;
+    } else { /* even bands */
+        int64_t nb = ((int64_t)rows + band - 1) / band;
+        band = ((int64_t)rows + nb - 1) / nb;
+    }
+    g->pw = pw;
+    g->band = band;
+    g->bh = (band - 1) * sh + span;
+    g->in_sp = (int64_t)(p->in_h * p->in_w);
+    g->out_sp = (int64_t)(p->out_h * p->out_w);
+    g->kk = (int64_t)(p->k_h * p->k_w);
+    return 1;
+}
+
+DW_AI void dw_cb_run(const ei_dwconv2d_params *p, const dw_cb_geom *g, size_t n_planes,
+                     const float *x, const float *w, const float *bias, const float *z, float *y,
+                     int64_t oy0, int64_t oy1, const int KK) {
+    float xbuf[DW_CB_IN_MAX * 8 + 16], obuf[DW_CB_OB * 8 + 16], wbuf[DW_CB_KK_MAX * 8 + 16];
+    float *xb = dw_align(xbuf), *ob = dw_align(obuf), *wt = dw_align(wbuf);
+    int32_t ipos[DW_CB_IN_MAX], opos[DW_CB_OUT_MAX], toff[DW_CB_KK_MAX];
+    const int64_t in_sp = g->in_sp, out_sp = g->out_sp, kk = KK ? KK : g->kk;
+    const int64_t ih = (int64_t)p->in_h, iw = (int64_t)p->in_w, ow = (int64_t)p->out_w;
+    const int64_t pw = g->pw, bh = g->bh, band = g->band, pt = (int64_t)p->pad_t;
+    const int64_t sh = (int64_t)p->stride_h;
+    const ei_act act = p->act;
+    const int act_reg = dw_act_in_reg(act.kind);
+    /* buffer positions, relative to a band's first buffer row: input flat f of the band's
+     * first input row, the window of the band's output flat o, tap t */
+    for (int64_t f = 0; f < bh * iw; f++)
+        ipos[f] = (int32_t)(f / iw * pw + f % iw + (int64_t)p->pad_l);
+    for (int64_t o = 0; o < band * ow; o++)
+        opos[o] = (int32_t)(o / ow * sh * pw + o % ow * (int64_t)p->stride_w);
+    for (int64_t t = 0; t < kk; t++)
+        toff[t] = (int32_t)(t / (int64_t)p->k_w * (int64_t)p->dil_h * pw +
+                            t % (int64_t)p->k_w * (int64_t)p->dil_w);
+    for (int64_t i = 0; i < bh * pw; i++)
+        _mm256_store_ps(xb + 8 * i, _mm256_setzero_ps());
+    for (int64_t i = 0; i < DW_CB_OB; i++) /* the last transpose reads past the outputs */
+        _mm256_store_ps(ob + 8 * i, _mm256_setzero_ps());
+    __m256 wv[DW_CB_KK_MAX];
+    int64_t dirty_lo = 0, dirty_hi = 0; /* buffer rows [lo, hi) may hold input values */
+    for (size_t c0 = 0; c0 < n_planes; c0 += 8) {
+        const int64_t nc = n_planes - c0 < 8 ? (int64_t)(n_planes - c0) : 8;
+        const float *wc = w + c0 * (size_t)kk;
+        for (int64_t t0 = 0; t0 < kk; t0 += 8) { /* weights [c][t] -> [t][c] */
+            const int64_t nt = kk - t0 < 8 ? kk - t0 : 8;
+            const __m256i mt = dw_mask8(0, nt);
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++)
+                r[c] = c < nc ? _mm256_maskload_ps(wc + c * kk + t0, mt) : _mm256_setzero_ps();
+            dw_tr8(r);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                if (i < nt) wv[t0 + i] = r[i];
+        }
+        __m256 vb = _mm256_setzero_ps();
+        if (bias) {
+            for (int64_t c = 0; c < 8; c++)
+                wt[c] = c < nc ? bias[c0 + c] : 0.0f;
+            vb = _mm256_load_ps(wt);
+        }
+        const float *xc = x + c0 * (size_t)in_sp;
+        const float *zc = z ? z + c0 * (size_t)out_sp : NULL;
+        float *yc = y + c0 * (size_t)out_sp;
+        for (int64_t a = oy0; a < oy1; a += band) {
+            const int64_t nb = oy1 - a < band ? oy1 - a : band;
+            /* input rows [r0, r1) land in buffer rows from r0 - top; the others are zero */
+            const int64_t top = a * sh - pt;
+            int64_t r0 = top < 0 ? 0 : top, r1 = top + bh < ih ? top + bh : ih;
+            if (r1 < r0) r1 = r0;
+            for (int64_t r = dirty_lo; r < dirty_hi; r++)
+                if (r < r0 - top || r >= r1 - top)
+                    for (int64_t i = 0; i < pw; i++)
+                        _mm256_store_ps(xb + 8 * (r * pw + i), _mm256_setzero_ps());
+            dirty_lo = r0 - top;
+            dirty_hi = r1 - top;
+            /* input: 8 flat positions of the 8 planes per transpose */
+            const int64_t fb = r0 * iw, fe = r1 * iw;
+            float *xbb = xb + 8 * (r0 - top) * pw;
+            for (int64_t f0 = fb; f0 < fe; f0 += 8) {
+                const int64_t nf = fe - f0 < 8 ? fe - f0 : 8;
+                const int32_t *ip = ipos + (f0 - fb);
+                __m256 r[8];
+                if (nf == 8) {
+#pragma GCC unroll 8
+                    for (int c = 0; c < 8; c++)
+                        r[c] = c < nc ? _mm256_loadu_ps(xc + c * in_sp + f0) : _mm256_setzero_ps();
+                } else {
+                    const __m256i mf = dw_mask8(0, nf);
+#pragma GCC unroll 8
+                    for (int c = 0; c < 8; c++)
+                        r[c] = c < nc ? _mm256_maskload_ps(xc + c * in_sp + f0, mf)
+                                      : _mm256_setzero_ps();
+                }
+                dw_tr8(r);
+                /* constant indices only: r stays in registers */
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    if (k < nf) _mm256_store_ps(xbb + (int64_t)ip[k] * 8, r[k]);
+            }
+            /* outputs: DW_CB_OB positions of the band at a time computed into ob, then
+             * transposed back 8 flat positions at a time, epilogue, stored */
+            const int64_t ob0 = a * ow, nout = nb * ow;
+            for (int64_t q = 0; q < nout; q += DW_CB_OB) {
+                const int64_t nq = nout - q < DW_CB_OB ? nout - q : DW_CB_OB;
+                int64_t k = 0;
+                /* sums per pass, measured: 5 for 3x3 (9 weights + 5 sums in 16 registers),
+                 * 6 for 5x5 (the weights come from memory), 4 otherwise */
+                if (KK == 9 || KK == 25) {
+                    const int rb = KK == 9 ? 5 : 6;
+                    for (; k + rb <= nq; k += rb)
+                        dw_cb_out(xb, opos + q + k, toff, wv, kk, vb, ob + 8 * k, KK == 9 ? 5 : 6,
+                                  KK);
+                }
+                for (; k + 4 <= nq; k += 4)
+                    dw_cb_out(xb, opos + q + k, toff, wv, kk, vb, ob + 8 * k, 4, KK);
+                for (; k < nq; k++)
+                    dw_cb_out(xb, opos + q + k, toff, wv, kk, vb, ob + 8 * k, 1, KK);
+                for (int64_t q0 = 0; q0 < nq; q0 += 8) {
+                    const int64_t nf = nq - q0 < 8 ? nq - q0 : 8;
+                    __m256 r[8];
+#pragma GCC unroll 8
+                    for (int i = 0; i < 8; i++)
+                        r[i] = _mm256_load_ps(ob + 8 * (q0 + i));
+                    dw_tr8(r);
+                    const int64_t f0 = ob0 + q + q0;
+                    const __m256i mf = dw_mask8(0, nf);
+#pragma GCC unroll 8
+                    for (int c = 0; c < 8; c++) {
+                        if (c >= nc) break;
+                        __m256 v = r[c];
+                        const float *zr = zc ? zc + c * out_sp + f0 : NULL;
+                        float *yr = yc + c * out_sp + f0;
+                        if (nf == 8) {
+                            if (zr) v = _mm256_add_ps(v, _mm256_loadu_ps(zr));
+                            if (act_reg) v = dw_act8(&act, v);
+                            _mm256_storeu_ps(yr, v);
+                        } else {
+                            if (zr) v = _mm256_add_ps(v, _mm256_maskload_ps(zr, mf));
+                            if (act_reg) v = dw_act8(&act, v);
+                            _mm256_maskstore_ps(yr, mf, v);
+                        }
+                    }
+                }
+            }
+            if (!act_reg)
+                for (int64_t c = 0; c < nc; c++)
+                    ei_f32_act_apply(&act, (size_t)nout, yc + c * out_sp + ob0);
+        }
+    }
+}
+
+static void dw_one_plane(const ei_dwconv2d_params *p, const float *x, const float *w, float bias,
+                         const float *z, float *y, size_t oy0, size_t oy1) {
     /* Gather indices are int32: very large strides take the reference loop. */
     if (p->stride_w > 2 && p->stride_w > (size_t)INT32_MAX / 8) {
-        ei_f32_dwconv2d__ref(p, x, w, bias, z, y, oy0, oy1);
+        ei_f32_dwconv2d__ref(p, 1, x, w, &bias, z, y, oy0, oy1);
         return;
     }
     dw_ctx c = {x,
@@ -601,4 +839,24 @@ void ei_f32_dwconv2d__avx2(const ei_dwconv2d_params *p, const float *x, const fl
     } else {
         dw_plane(&c, bias, z, y, a, b, 0, 0, 0);
     }
+}
+
+void ei_f32_dwconv2d__avx2(const ei_dwconv2d_params *p, size_t n_planes, const float *x,
+                           const float *w, const float *bias, const float *z, float *y, size_t oy0,
+                           size_t oy1) {
+    dw_cb_geom g;
+    if (oy0 < oy1 && dw_cb_fits(p, n_planes, oy1 - oy0, &g)) {
+        const int64_t a = (int64_t)oy0, b = (int64_t)oy1;
+        if (g.kk == 9)
+            dw_cb_run(p, &g, n_planes, x, w, bias, z, y, a, b, 9);
+        else if (g.kk == 25)
+            dw_cb_run(p, &g, n_planes, x, w, bias, z, y, a, b, 25);
+        else
+            dw_cb_run(p, &g, n_planes, x, w, bias, z, y, a, b, 0);
+        return;
+    }
+    const size_t in_sp = p->in_h * p->in_w, out_sp = p->out_h * p->out_w, k_sp = p->k_h * p->k_w;
+    for (size_t c = 0; c < n_planes; c++)
+        dw_one_plane(p, x + c * in_sp, w + c * k_sp, bias ? bias[c] : 0.0f,
+                     z ? z + c * out_sp : NULL, y + c * out_sp, oy0, oy1);
 }
