@@ -56,7 +56,10 @@ struct ei_threadpool {
 
     pthread_mutex_t mu;
     pthread_cond_t wake; /* sleeping workers wait here for a new generation or shutdown */
-    int sleepers;        /* workers inside pthread_cond_wait (under mu) */
+    /* Workers about to sleep or sleeping. Changed under mu, read without it by the caller:
+     * a worker counts itself before its last look at `state`, the caller publishes `state`
+     * before reading this (both seq_cst), so one of them sees the other. */
+    atomic_int sleepers;
     int shutdown;
 
     ei_tp_job jobs[EI_TP_SLOTS];
@@ -101,12 +104,10 @@ static void *ei_tp_main(void *p) {
         }
         if (gen == seen) {
             pthread_mutex_lock(&tp->mu);
-            while (!tp->shutdown &&
-                   (gen = ei_tp_gen(atomic_load_explicit(&tp->state, memory_order_acquire))) == seen) {
-                tp->sleepers++;
+            atomic_fetch_add(&tp->sleepers, 1);
+            while (!tp->shutdown && (gen = ei_tp_gen(atomic_load(&tp->state))) == seen)
                 pthread_cond_wait(&tp->wake, &tp->mu);
-                tp->sleepers--;
-            }
+            atomic_fetch_sub(&tp->sleepers, 1);
             int stop = tp->shutdown;
             pthread_mutex_unlock(&tp->mu);
             if (stop) return NULL;
@@ -156,6 +157,7 @@ int ei_threadpool_create(int n_threads, ei_threadpool **out) {
     }
     atomic_init(&tp->state, (uint64_t)0);
     atomic_init(&tp->done, (size_t)0);
+    atomic_init(&tp->sleepers, 0);
     if (n_threads > 1) {
         tp->workers = calloc((size_t)(n_threads - 1), sizeof *tp->workers);
         if (!tp->workers) goto fail;
@@ -194,11 +196,14 @@ void ei_threadpool_run(ei_threadpool *tp, size_t n_tasks,
     atomic_store_explicit(&job->arg, arg, memory_order_relaxed);
     atomic_store_explicit(&job->n_tasks, (uint64_t)chunk, memory_order_relaxed);
     atomic_store_explicit(&tp->done, 0, memory_order_relaxed);
-    /* Publishing the new generation (task index 0) releases the job's fields. */
-    atomic_store_explicit(&tp->state, gen << EI_TP_TASK_BITS, memory_order_release);
-    pthread_mutex_lock(&tp->mu);
-    if (tp->sleepers > 0) pthread_cond_broadcast(&tp->wake);
-    pthread_mutex_unlock(&tp->mu);
+    /* Publishing the new generation (task index 0) releases the job's fields; seq_cst
+     * orders it before the read of sleepers (see there). */
+    atomic_store(&tp->state, gen << EI_TP_TASK_BITS);
+    if (atomic_load(&tp->sleepers) > 0) {
+        pthread_mutex_lock(&tp->mu);
+        pthread_cond_broadcast(&tp->wake);
+        pthread_mutex_unlock(&tp->mu);
+    }
 
     ei_tp_work(tp, gen, 0);
     /* Every task is claimed now; wait only for those still running on workers. */

@@ -89,12 +89,14 @@ static inline ei_status ei_elem_read_ints(const ei_node *n, const ei_value *v, c
 }
 
 /* How many thread-pool tasks to split n elements into: one for small problems,
- * otherwise chunks of at least grain elements, a few per thread for balance. */
+ * otherwise chunks of at least grain elements, a few per thread for balance, in a
+ * multiple of the threads (an odd task out of a few would leave a thread idle for it). */
 static inline size_t ei_elem_tasks(const ei_exec *ex, size_t n, size_t grain) {
     if (!ex->pool || ex->num_threads <= 1 || n < 2 * grain) return 1;
-    size_t t = n / grain;
-    size_t cap = (size_t)ex->num_threads * 4;
-    return t < cap ? t : cap;
+    size_t t = n / grain, threads = (size_t)ex->num_threads;
+    if (t > 4 * threads) t = 4 * threads;
+    if (t >= threads) t -= t % threads;
+    return t;
 }
 
 /* [begin, end) of task t of n_tasks over n elements, in multiples of 16 elements. */

@@ -1,7 +1,8 @@
 /*
  * test_threadpool.c - the persistent pool of kernels.h: every task runs exactly once with
  * a valid thread index, for 1, 2, 4 and 7 threads; many back-to-back runs; runs after the
- * workers have gone to sleep; create/free loops; a NULL pool runs inline.
+ * workers have gone to sleep (and that such a run wakes one); create/free loops; a NULL
+ * pool runs inline.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -82,6 +83,49 @@ static void test_wake_after_sleep(void) {
     ei_threadpool_free(tp);
 }
 
+/* A job posted while the workers sleep must wake one: task 0 (on whichever thread takes
+ * it) waits, up to 2 s, for a task to start on another thread. A lost wake-up (the
+ * caller's lock-free look at the sleeper count racing a worker going to sleep) would
+ * leave the job to the caller alone and time out. */
+typedef struct meet_job {
+    atomic_int started; /* tasks begun */
+    atomic_int met;     /* task 0 saw another task begin */
+} meet_job;
+
+static void meet_fn(void *arg, size_t task, int thread) {
+    (void)thread;
+    meet_job *j = arg;
+    atomic_fetch_add(&j->started, 1);
+    if (task != 0) return;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if (atomic_load(&j->started) > 1) {
+            atomic_store(&j->met, 1);
+            return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 2000000000L);
+}
+
+static void test_wake_is_not_lost(void) {
+    ei_threadpool *tp = NULL;
+    if (!CHECK(ei_threadpool_create(2, &tp) == 0)) return;
+    int met = 0;
+    for (int rep = 0; rep < 40; rep++) {
+        /* 0.05 .. 2 ms: both sides of the workers' spin before sleeping (~0.1 ms) */
+        struct timespec ts = {0, (50 + 50 * (rep % 40)) * 1000L};
+        nanosleep(&ts, NULL);
+        meet_job j;
+        atomic_init(&j.started, 0);
+        atomic_init(&j.met, 0);
+        ei_threadpool_run(tp, 2, meet_fn, &j);
+        met += atomic_load(&j.met);
+    }
+    CHECK_EQ_INT(met, 40);
+    ei_threadpool_free(tp);
+}
+
 static void test_create_free_loop(void) {
     int ok = 1;
     for (int rep = 0; rep < 100; rep++) {
@@ -121,6 +165,7 @@ int main(void) {
     RUN_TEST(test_null_pool);
     RUN_TEST(test_sizes);
     RUN_TEST(test_wake_after_sleep);
+    RUN_TEST(test_wake_is_not_lost);
     RUN_TEST(test_create_free_loop);
     RUN_TEST(test_two_pools);
     return TEST_REPORT("test_threadpool");
