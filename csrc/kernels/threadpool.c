@@ -49,6 +49,9 @@ typedef struct ei_tp_worker {
     int index;
 } ei_tp_worker;
 
+/* Worker thread stack (see ei_threadpool_create). */
+#define EI_TP_STACK_BYTES ((size_t)2 << 20)
+
 struct ei_threadpool {
     int n_threads; /* including the caller */
     ei_tp_worker *workers;
@@ -161,13 +164,23 @@ int ei_threadpool_create(int n_threads, ei_threadpool **out) {
     if (n_threads > 1) {
         tp->workers = calloc((size_t)(n_threads - 1), sizeof *tp->workers);
         if (!tp->workers) goto fail;
+        /* The kernels keep tiles on the stack (depthwise up to ~100 KiB, GEMM ~48 KiB):
+         * ask for a stack that holds them whatever the C library's default (musl's is
+         * 128 KiB, glibc's the stack rlimit, usually 8 MiB). */
+        pthread_attr_t attr;
+        int have_attr = pthread_attr_init(&attr) == 0;
+        if (have_attr) (void)pthread_attr_setstacksize(&attr, EI_TP_STACK_BYTES);
         for (int i = 0; i < n_threads - 1; i++) {
             tp->workers[i].tp = tp;
             tp->workers[i].index = i + 1; /* the caller is thread 0 */
-            if (pthread_create(&tp->workers[i].thread, NULL, ei_tp_main, &tp->workers[i]) != 0)
+            if (pthread_create(&tp->workers[i].thread, have_attr ? &attr : NULL, ei_tp_main,
+                               &tp->workers[i]) != 0) {
+                if (have_attr) pthread_attr_destroy(&attr);
                 goto fail;
+            }
             tp->n_started++;
         }
+        if (have_attr) pthread_attr_destroy(&attr);
     }
     *out = tp;
     return 0;
