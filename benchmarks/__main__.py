@@ -40,7 +40,8 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=None, help="warm-up runs per engine (default 3)")
     p.add_argument("--block-time", type=float, default=0.15, help="seconds per interleaved block (default 0.15)")
     p.add_argument("--keep-switch-runs", action="store_true",
-                   help="keep the first run after each engine switch (default: timed apart, not in the stats)")
+                   help="keep the runs of the first 20 ms after each engine switch (default: timed apart, "
+                        "not in the stats: other engines' spinning threads slow them)")
     p.add_argument("--ort-no-spin", action="store_true",
                    help="set onnxruntime's session.intra_op.allow_spinning=0 (default: its default, spinning)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")

@@ -3,10 +3,13 @@
 After a warm-up, the engines take turns: a block of runs of one, then a block of the
 next, round after round, until each has run for ``min_time`` seconds and ``min_runs``
 times (or ``max_runs``). Machine noise (other processes, frequency changes) so falls on
-all engines alike. The first run of each block, right after the switch from another
-engine, is timed but kept apart (``discard_switch``): onnxruntime's worker threads spin
-for a while after its run returns, and on a machine with few cores that spinning can
-slow the next engine's first run. Both figures are in the JSON, so the effect is visible.
+all engines alike. The runs of the first ``settle`` seconds of each block (at least one),
+right after the switch from another engine, are timed but kept apart
+(``discard_switch``): onnxruntime's worker threads (and PyTorch's) spin for a while after
+their run returns, and on a machine with few cores that spinning slows whatever runs
+next, for longer than one run of a small model (measured on 2 cores: DS-CNN at 2 threads
+0.64-0.70 ms right after the other engines' blocks, 0.36 ms alone). Both figures are in
+the JSON, so the effect is visible.
 """
 import gc
 import json
@@ -34,9 +37,9 @@ def _time_runs(run, feed, n, out):
 
 
 def interleave(runners, feed, min_time=3.0, min_runs=10, max_runs=300, warmup=3, block_time=0.15,
-               discard_switch=True, max_total=None):
+               discard_switch=True, max_total=None, settle=0.02):
     """Times ``runners`` ({engine: run(feed)}) interleaved. Returns {engine: {'samples_ns',
-    'switch_ns'}}: the kept runs and the first-after-switch runs."""
+    'switch_ns'}}: the kept runs and the runs of the settling time after each switch."""
     names = list(runners)
     est = {}
     for n in names:  # warm-up, and a first estimate of each engine's run time
@@ -58,7 +61,11 @@ def interleave(runners, feed, min_time=3.0, min_runs=10, max_runs=300, warmup=3,
                     continue
                 done = False
                 if len(names) > 1 and discard_switch:
-                    _time_runs(runners[n], feed, 1, switch[n])
+                    t0 = time.perf_counter()
+                    for _ in range(1000):  # until settle seconds have passed, >= 1 run
+                        _time_runs(runners[n], feed, 1, switch[n])
+                        if time.perf_counter() - t0 >= settle:
+                            break
                 _time_runs(runners[n], feed, block[n], k)
             if done or (max_total and time.perf_counter() - start > max_total):
                 break
