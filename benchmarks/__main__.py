@@ -39,8 +39,10 @@ def parse_args(argv):
     p.add_argument("--max-runs", type=int, default=None, help="at most this many timed runs (default 300)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up runs per engine (default 3)")
     p.add_argument("--block-time", type=float, default=0.15, help="seconds per interleaved block (default 0.15)")
+    p.add_argument("--settle", type=float, default=0.1,
+                   help="seconds of runs discarded after each engine switch (default 0.1; at least one run)")
     p.add_argument("--keep-switch-runs", action="store_true",
-                   help="keep the runs of the first 20 ms after each engine switch (default: timed apart, "
+                   help="keep the runs of the --settle time after each engine switch (default: timed apart, "
                         "not in the stats: other engines' spinning threads slow them)")
     p.add_argument("--ort-no-spin", action="store_true",
                    help="set onnxruntime's session.intra_op.allow_spinning=0 (default: its default, spinning)")
@@ -128,6 +130,7 @@ def run_config(args, engs, name, path, meta, threads, feed, log):
             timed.update(runner.interleave({n: runners[n] for n in group}, feed, min_time=args.min_time,
                                            min_runs=args.min_runs, max_runs=args.max_runs, warmup=args.warmup,
                                            block_time=args.block_time, discard_switch=not args.keep_switch_runs,
+                                           settle=args.settle,
                                            max_total=max(60.0, 8 * args.min_time * len(group))))
         except Exception as e:  # a run that fails after the first one: reported, not fatal
             for n in group:
@@ -227,7 +230,7 @@ def main(argv=None):
         "engines": {e.name: e.info() for e in engs},
         "skipped_engines": skipped,
         "settings": {"threads": args.thread_list, "min_time": args.min_time, "min_runs": args.min_runs,
-                     "max_runs": args.max_runs, "warmup": args.warmup, "block_time": args.block_time,
+                     "max_runs": args.max_runs, "warmup": args.warmup, "block_time": args.block_time, "settle": args.settle,
                      "discard_switch": not args.keep_switch_runs, "ort_allow_spinning": not args.ort_no_spin,
                      "mem_threads": max(args.thread_list),
                      "mem_runs": args.mem_runs, "batch": 1, "quick": args.quick,

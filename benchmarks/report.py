@@ -62,7 +62,7 @@ def footer(result):
     s = result["settings"]
     return (f"Latency: batch 1, {s['min_time']} s and >= {s['min_runs']} runs per engine (max {s['max_runs']}), "
             f"interleaved in blocks, "
-            f"{'runs of the first 20 ms after each switch discarded' if s['discard_switch'] else 'all runs kept'}; "
+            f"{'runs of the first ' + format(s.get('settle', 0.1) * 1e3, '.0f') + ' ms after each switch discarded' if s['discard_switch'] else 'all runs kept'}; "
             f"onnxruntime {'defaults' if s.get('ort_allow_spinning', True) else 'with allow_spinning=0'}. "
             f"ei/ort = median ratio (< 1: edgeinfer faster). GFLOP counts 2 x MACs of Conv/Gemm/MatMul/LSTM; "
             f"%peak is of threads x the 1-thread peak. mem = peak RSS over the post-import baseline, "

@@ -5,11 +5,11 @@ next, round after round, until each has run for ``min_time`` seconds and ``min_r
 times (or ``max_runs``). Machine noise (other processes, frequency changes) so falls on
 all engines alike. The runs of the first ``settle`` seconds of each block (at least one),
 right after the switch from another engine, are timed but kept apart
-(``discard_switch``): onnxruntime's worker threads (and PyTorch's) spin for a while after
-their run returns, and on a machine with few cores that spinning slows whatever runs
-next, for longer than one run of a small model (measured on 2 cores: DS-CNN at 2 threads
-0.64-0.70 ms right after the other engines' blocks, 0.36 ms alone). Both figures are in
-the JSON, so the effect is visible.
+(``discard_switch``): onnxruntime's worker threads spin for tens of milliseconds after
+its run returns, and on a machine with few cores that spinning slows whatever runs next
+(measured on 2 cores, edgeinfer at 2 threads, MobileNetV3-Small: median / p90 2.01 / 5.98
+ms with 20 ms discarded, 1.29 / 1.35 ms with 100 ms, 1.29 / 1.54 ms timed alone). Both
+figures are in the JSON, so the effect is visible.
 """
 import gc
 import json
@@ -37,7 +37,7 @@ def _time_runs(run, feed, n, out):
 
 
 def interleave(runners, feed, min_time=3.0, min_runs=10, max_runs=300, warmup=3, block_time=0.15,
-               discard_switch=True, max_total=None, settle=0.02):
+               discard_switch=True, max_total=None, settle=0.1):
     """Times ``runners`` ({engine: run(feed)}) interleaved. Returns {engine: {'samples_ns',
     'switch_ns'}}: the kept runs and the runs of the settling time after each switch."""
     names = list(runners)
