@@ -124,12 +124,14 @@ ei_status ei_conv_wino_plan(const ei_node *node, ei_conv_wino *w, const ei_geom 
     const char *e = getenv("EI_WINO_BLOCK"); /* for tuning runs */
     if (e && atoi(e) > 0) block = (size_t)atoi(e);
     if (block > w->tiles) block = w->tiles;
-    /* Balance: the same number of tiles in every block, rounded up to 16. */
+    /* Balance: a multiple of the threads of blocks (when they are few), with the same
+     * number of tiles in each. Rounding the block up to the micro-kernel's 32 columns
+     * would leave a short last block (49 tiles in two: 32 + 17), so one thread would
+     * idle a third of the time; the kernel handles any width. */
     size_t blocks = (w->tiles + block - 1) / block;
     if (threads > 1 && blocks % threads && blocks < 8 * threads)
         blocks = (blocks + threads - 1) / threads * threads;
     block = (w->tiles + blocks - 1) / blocks;
-    if (block > 32) block = (block + 31) / 32 * 32;
     if (block > w->tiles) block = w->tiles;
     w->block = block;
     w->blocks = (w->tiles + block - 1) / block;
