@@ -9,7 +9,7 @@
  * time, medians.
  *
  * Used for 2-D, one group, dilation 1, at most 4 input channels, 8+ output channels,
- * constant W, on AVX2 and AVX-512 (elsewhere the slot is only the scalar reference and
+ * outputs 16+ pixels wide, constant W, on AVX2 and AVX-512 (elsewhere the slot is only the scalar reference and
  * the GEMM path stays faster). EI_CONV_DIRECT=0 turns it off, =1 on for every such conv
  * on any ISA (read when a session plans).
  */

@@ -39,7 +39,8 @@ static inline __m256i cd_mask8(size_t n) {
 }
 
 /* Block of n <= 8 pixels [ox0, ox0 + n) of row oy, output channels [8 h, 8 h + 8) of the
- * 16-channel block (those below noc). inside: as in the AVX-512 file. */
+ * 16-channel block (those below noc). inside: every tap of the block's n pixels lies
+ * inside the input row (as in the AVX-512 file). */
 CD_AI void cd_block(const ei_conv2d_direct_params *p, const float *wb, __m256 vbias, const float *x,
                     const float *z, float *y, size_t noc, size_t h, size_t oy, size_t ox0, size_t n,
                     int inside) {
@@ -59,10 +60,15 @@ CD_AI void cd_block(const ei_conv2d_direct_params *p, const float *wb, __m256 vb
             for (size_t j = 0; j < p->k_w; j++, w += 16) {
                 const __m256 wv = _mm256_loadu_ps(w);
                 const int64_t ix = ix0 + (int64_t)j;
-                if (inside) {
+                if (inside && n == 8) {
                     const float *xr = row + ix;
                     for (int q = 0; q < 8; q++)
                         acc[q] = _mm256_fmadd_ps(wv, _mm256_broadcast_ss(xr + q * sw), acc[q]);
+                } else if (inside) {
+                    const float *xr = row + ix;
+                    for (int q = 0; q < 8; q++)
+                        if ((size_t)q < n)
+                            acc[q] = _mm256_fmadd_ps(wv, _mm256_broadcast_ss(xr + q * sw), acc[q]);
                 } else {
                     for (int q = 0; q < 8; q++) {
                         const int64_t at = ix + q * sw;
@@ -106,11 +112,12 @@ void ei_f32_conv2d_direct__avx2(const ei_conv2d_direct_params *p, const float *w
             for (size_t ox0 = 0; ox0 < p->out_w; ox0 += 8) {
                 const size_t n = p->out_w - ox0 < 8 ? p->out_w - ox0 : 8;
                 const int64_t first = (int64_t)(ox0 * p->stride_w) - (int64_t)p->pad_l;
-                const int64_t last = first + 7 * sw + (int64_t)p->k_w - 1;
+                const int64_t last = first + ((int64_t)n - 1) * sw + (int64_t)p->k_w - 1;
                 if (n == 8 && first >= 0 && last < in_w)
                     cd_block(p, wb, vbias, x, z, y, noc, h, oy, ox0, 8, 1);
                 else
-                    cd_block(p, wb, vbias, x, z, y, noc, h, oy, ox0, n, 0);
+                    cd_block(p, wb, vbias, x, z, y, noc, h, oy, ox0, n,
+                             first >= 0 && last < in_w);
             }
     }
 }

@@ -44,7 +44,8 @@ CD_AI void cd_transpose16(__m512 r[16]) {
 }
 
 /* One block of n <= 16 output pixels [ox0, ox0 + n) of row oy. inside: every tap of
- * every pixel of the block lies inside the input row (and n == 16): no checks. */
+ * the block's n pixels lies inside the input row: no bounds checks (pixels past n are
+ * skipped: n is the same for every tap, so that branch predicts). */
 CD_AI void cd_block(const ei_conv2d_direct_params *p, const float *wb, __m512 vbias, const float *x,
                     const float *z, float *y, size_t noc, size_t oy, size_t ox0, size_t n,
                     int inside) {
@@ -64,10 +65,15 @@ CD_AI void cd_block(const ei_conv2d_direct_params *p, const float *wb, __m512 vb
             for (size_t j = 0; j < p->k_w; j++, w += 16) {
                 const __m512 wv = _mm512_loadu_ps(w);
                 const int64_t ix = ix0 + (int64_t)j;
-                if (inside) {
+                if (inside && n == 16) {
                     const float *xr = row + ix;
                     for (int q = 0; q < 16; q++)
                         acc[q] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[q * sw]), acc[q]);
+                } else if (inside) {
+                    const float *xr = row + ix;
+                    for (int q = 0; q < 16; q++)
+                        if ((size_t)q < n)
+                            acc[q] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[q * sw]), acc[q]);
                 } else {
                     for (int q = 0; q < 16; q++) {
                         const int64_t at = ix + q * sw;
@@ -105,10 +111,10 @@ void ei_f32_conv2d_direct__avx512(const ei_conv2d_direct_params *p, const float 
         for (size_t ox0 = 0; ox0 < p->out_w; ox0 += 16) {
             const size_t n = p->out_w - ox0 < 16 ? p->out_w - ox0 : 16;
             const int64_t first = (int64_t)(ox0 * p->stride_w) - (int64_t)p->pad_l;
-            const int64_t last = first + 15 * sw + (int64_t)p->k_w - 1;
+            const int64_t last = first + ((int64_t)n - 1) * sw + (int64_t)p->k_w - 1;
             if (n == 16 && first >= 0 && last < in_w)
                 cd_block(p, wb, vbias, x, z, y, noc, oy, ox0, 16, 1);
             else
-                cd_block(p, wb, vbias, x, z, y, noc, oy, ox0, n, 0);
+                cd_block(p, wb, vbias, x, z, y, noc, oy, ox0, n, first >= 0 && last < in_w);
         }
 }
