@@ -338,9 +338,13 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         if (s->dw_kernel) return EI_STATUS_OK;
         return ei_window_plan_update(node, g, &s->wp);
     }
-    if ((w->flags & EI_VALUE_FLAG_CONST) && ei_gemm_packed_enabled() &&
-        ei_conv_direct_wanted(g, s->group, s->cin, s->cout) && (w->data || s->direct.packed)) {
-        if (w->data) { /* (W freed after packing: keep this path) */
+    /* W freed after packing for this path (node->packed_inputs): keep the path, whatever
+     * the new shape (the other paths have nothing left to read) */
+    bool direct_kept = !w->data && (w->flags & EI_VALUE_FLAG_CONST) && s->direct.packed &&
+                       ei_conv_direct_eligible(g, s->group, s->cin, s->cout);
+    if (direct_kept || ((w->flags & EI_VALUE_FLAG_CONST) && w->data && ei_gemm_packed_enabled() &&
+                        ei_conv_direct_wanted(g, s->group, s->cin, s->cout))) {
+        if (w->data) {
             EI_CHECK(ei_conv_direct_pack(node, &s->direct, w->data, s->cout, s->cin,
                                          (size_t)g->k[1], (size_t)g->k[2], w->name));
             ei_aligned_free(s->packed); /* another path's packing of an earlier shape */
@@ -375,6 +379,11 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
     }
     s->mode = unit_window ? CONV_DIRECT : CONV_IM2COL;
     EI_CHECK(conv_pack_weights(node, s, w));
+    if (!s->packed && !w->data && (w->flags & EI_VALUE_FLAG_CONST) && s->ck && s->cout_g)
+        return ei_node_error(node, EI_STATUS_UNSUPPORTED,
+                             "W '%s' was released after packing for another convolution path, "
+                             "which input X '%s' %s cannot take",
+                             w->name, x->name, ei_shape_str(x->rank, x->dims, buf, sizeof buf));
     size_t out_sp = g->out_size, tile = out_sp;
     /* Implicit GEMM where it measured faster than im2col tiles (thread CPU time, AVX-512,
      * 1 thread): strided convs with a real window and narrow outputs (7x7, 14x14 planes,

@@ -8,12 +8,16 @@
 #include "core/alloc.h"
 #include "ops/conv_direct.h"
 
-bool ei_conv_direct_wanted(const ei_geom *g, int64_t group, size_t cin, size_t cout) {
+bool ei_conv_direct_eligible(const ei_geom *g, int64_t group, size_t cin, size_t cout) {
     if (!(group == 1 && g->nsp == 2 && g->k[0] == 1 && g->in[0] == 1 && g->d[1] == 1 &&
           g->d[2] == 1 && cin > 0 && cout > 0 && g->out[1] > 0 && g->out[2] > 0))
         return false;
     /* the kernel's int64 pixel arithmetic and 32-bit masks: far inside these */
-    if (g->in[1] > (1 << 24) || g->in[2] > (1 << 24) || g->k[1] > 64 || g->k[2] > 64) return false;
+    return g->in[1] <= (1 << 24) && g->in[2] <= (1 << 24) && g->k[1] <= 64 && g->k[2] <= 64;
+}
+
+bool ei_conv_direct_wanted(const ei_geom *g, int64_t group, size_t cin, size_t cout) {
+    if (!ei_conv_direct_eligible(g, group, cin, cout)) return false;
     const char *e = getenv("EI_CONV_DIRECT");
     if (e && strcmp(e, "0") == 0) return false;
     if (e && strcmp(e, "1") == 0) return true;

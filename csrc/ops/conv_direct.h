@@ -31,6 +31,10 @@ typedef struct ei_conv_direct {
     size_t blocks, row_chunk, row_chunks; /* tasks: images x blocks x row chunks */
 } ei_conv_direct;
 
+/* Whether the kernel computes this geometry at all (2-D, one group, dilation 1, sizes
+ * in range), and whether it is expected to win (the rule above, EI_CONV_DIRECT). Once W
+ * is freed after packing for this path, the path is kept for every eligible shape. */
+bool ei_conv_direct_eligible(const ei_geom *g, int64_t group, size_t cin, size_t cout);
 bool ei_conv_direct_wanted(const ei_geom *g, int64_t group, size_t cin, size_t cout);
 ei_status ei_conv_direct_pack(const ei_node *node, ei_conv_direct *d, const float *w, size_t cout,
                               size_t cin, size_t k_h, size_t k_w, const char *wname);

@@ -66,3 +66,23 @@ def test_direct_is_the_default_for_rgb_stems(monkeypatch):
         assert not np.array_equal(auto, gemm), "the default should be the direct path here"
     else:
         np.testing.assert_array_equal(auto, gemm)
+
+
+@pytest.mark.parametrize("sizes", [[(64, 64), (8, 8), (64, 64), (1, 30)], [(8, 8), (64, 64)]])
+def test_direct_input_size_changes(sizes):
+    """Free spatial dims: once W is released after packing for the direct path, narrower
+    inputs (which alone would take the GEMM path) stay on it; and the other way round."""
+    import edgeinfer
+    from onnx import TensorProto, helper
+    from ortcheck import make_model
+    w = np.random.default_rng(1).standard_normal((16, 3, 3, 3)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])
+    model = make_model([node], [("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                       [("y", TensorProto.FLOAT, [1, 16, "h", "w"])], [("w", w)])
+    so = edgeinfer.SessionOptions()
+    so.intra_op_num_threads = 2
+    sess = edgeinfer.InferenceSession(model.SerializeToString(), so)
+    for i, hw in enumerate(sizes):
+        x = np.random.default_rng(2 + i).standard_normal((1, 3) + hw).astype(np.float32)
+        (e,) = run_ort(model, {"x": x})
+        assert_close(sess.run(None, {"x": x})[0], e, what=f"{hw}")
