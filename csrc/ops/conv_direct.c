@@ -24,8 +24,7 @@ bool ei_conv_direct_wanted(const ei_geom *g, int64_t group, size_t cin, size_t c
     ei_isa isa = ei_kernels_isa();
     /* Rows narrower than a 16-pixel block leave lanes idle: DS-CNN's 1 -> 276 10x4 stem
      * on 25x10 outputs took 0.167 ms here against 0.070 on the GEMM path. */
-    return (isa == EI_ISA_AVX2 || isa == EI_ISA_AVX512) && cin <= 4 && cout >= 8 &&
-           g->out[2] >= 16;
+    return (isa == EI_ISA_AVX2 || isa == EI_ISA_AVX512) && cin <= 4 && cout >= 8 && g->out[2] >= 16;
 }
 
 ei_status ei_conv_direct_pack(const ei_node *node, ei_conv_direct *d, const float *w, size_t cout,

@@ -9,9 +9,9 @@
  * time, medians.
  *
  * Used for 2-D, one group, dilation 1, at most 4 input channels, 8+ output channels,
- * outputs 16+ pixels wide, constant W, on AVX2 and AVX-512 (elsewhere the slot is only the scalar reference and
- * the GEMM path stays faster). EI_CONV_DIRECT=0 turns it off, =1 on for every such conv
- * on any ISA (read when a session plans).
+ * outputs 16+ pixels wide, constant W, on AVX2 and AVX-512 (elsewhere the slot is only the scalar
+ * reference and the GEMM path stays faster). EI_CONV_DIRECT=0 turns it off, =1 on for every such
+ * conv on any ISA (read when a session plans).
  */
 #ifndef EI_CONV_DIRECT_H
 #define EI_CONV_DIRECT_H
