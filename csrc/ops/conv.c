@@ -2,9 +2,11 @@
  * conv.c - ONNX Conv and the internal com.edgeinfer FusedConv (float32; 1-D, 2-D, 3-D;
  * groups, pads, strides, dilations, auto_pad, optional bias). FusedConv adds a residual Z
  * and an activation: Y = act(conv(X, W) + B + Z); Conv is the same code with no epilogue.
- * Three paths: 1x1/stride-1/no-pad convs are a GEMM straight on the input; depthwise convs
- * (groups == C_in == C_out) use the f32_dwconv2d kernel (3-D ones a direct loop here);
- * everything else is a GEMM per group over the im2col matrix: with packed weights and a
+ * Paths: depthwise convs (groups == C_in == C_out) use the f32_dwconv2d kernel (3-D ones
+ * a direct loop here); with constant W, stems with at most 4 input channels take the
+ * direct kernel (conv_direct.h) and 3x3 stride-1 convs Winograd (conv_winograd.h) where
+ * their heuristics say they win; 1x1/stride-1/no-pad convs are a GEMM straight on the
+ * input; everything else is a GEMM per group over the im2col matrix: with packed weights and a
  * strided window or a narrow output, implicit (gemm_pa_conv gathers the patches from X
  * into its B blocks), else im2col into per-thread scratch tiles. Work is
  * split over (batch, group, output-pixel tile, output-channel chunk). Constant weights are
