@@ -116,6 +116,13 @@ static void conv_destroy(void *p) {
     free(s);
 }
 
+/* Drops the GEMM paths' packed W (when another path, or none, takes over). */
+static void conv_drop_packed(conv_state *s) {
+    ei_aligned_free(s->packed);
+    s->packed = NULL;
+    s->packed_src = NULL;
+}
+
 /* Packs a constant W [cout, cin_g * k] per group for the packed-A kernel, once (and again
  * only if W's data or shape changes). Done at infer, after the optimizer (which may rewrite
  * W, e.g. folding BatchNormalization), not at prepare. Leaves s->packed NULL when W is not
@@ -130,9 +137,7 @@ static ei_status conv_pack_weights(ei_node *node, conv_state *s, const ei_value 
     node->packed_inputs &= ~2u;
     if (!(w->flags & EI_VALUE_FLAG_CONST) || !w->data || s->ck == 0 || s->cout_g == 0 ||
         !ei_gemm_packed_enabled()) {
-        ei_aligned_free(s->packed);
-        s->packed = NULL;
-        s->packed_src = NULL;
+        conv_drop_packed(s);
         return EI_STATUS_OK;
     }
     if (s->packed && s->packed_src == w->data && s->packed_m == s->cout_g &&
@@ -349,9 +354,7 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         if (w->data) {
             EI_CHECK(ei_conv_direct_pack(node, &s->direct, w->data, s->cout, s->cin,
                                          (size_t)g->k[1], (size_t)g->k[2], w->name));
-            ei_aligned_free(s->packed); /* another path's packing of an earlier shape */
-            s->packed = NULL;
-            s->packed_src = NULL;
+            conv_drop_packed(s); /* the other paths' packings of an earlier shape */
             ei_conv_wino_free(&s->wino);
         }
         node->packed_inputs |= 2u;
@@ -370,9 +373,7 @@ static ei_status conv_infer(ei_exec *ex, ei_node *node) {
         if (use) {
             if (w->data)
                 EI_CHECK(ei_conv_wino_pack(node, &s->wino, w->data, s->cout, s->cin, w->name));
-            ei_aligned_free(s->packed); /* the im2col packing of an earlier shape */
-            s->packed = NULL;
-            s->packed_src = NULL;
+            conv_drop_packed(s); /* the GEMM packing of an earlier shape */
             node->packed_inputs |= 2u;
             s->mode = CONV_WINOGRAD;
             return ei_conv_wino_plan(node, &s->wino, g, s->act, threads, &node->scratch_bytes);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels_isa.h"
+#include "kernels/x86/simd_avx2.h"
 
 #define CD_AI static inline __attribute__((always_inline))
 
@@ -31,11 +32,6 @@ CD_AI void cd_transpose8(__m256 r[8]) {
         r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
         r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
     }
-}
-
-static inline __m256i cd_mask8(size_t n) {
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), iota);
 }
 
 /* Block of n <= 8 pixels [ox0, ox0 + n) of row oy, output channels [8 h, 8 h + 8) of the
@@ -80,7 +76,7 @@ CD_AI void cd_block(const ei_conv2d_direct_params *p, const float *wb, __m256 vb
         }
     cd_transpose8(acc); /* acc[o]: channel 8 h + o, pixels ox0 .. ox0 + 7 */
     const __m256 lo = _mm256_set1_ps(p->act.alpha), hi = _mm256_set1_ps(p->act.beta);
-    const __m256i m = cd_mask8(n);
+    const __m256i m = ei_tail_mask(n);
     for (size_t o = 0; o < 8 && 8 * h + o < noc; o++) {
         const size_t at = (8 * h + o) * out_sp + oy * p->out_w + ox0;
         __m256 v = acc[o];
@@ -107,7 +103,7 @@ void ei_f32_conv2d_direct__avx2(const ei_conv2d_direct_params *p, const float *w
     for (size_t h = 0; h < 2 && 8 * h < noc; h++) {
         const size_t nh = noc - 8 * h < 8 ? noc - 8 * h : 8;
         const __m256 vbias =
-            bias ? _mm256_maskload_ps(bias + oc0 + 8 * h, cd_mask8(nh)) : _mm256_setzero_ps();
+            bias ? _mm256_maskload_ps(bias + oc0 + 8 * h, ei_tail_mask(nh)) : _mm256_setzero_ps();
         for (size_t oy = oy0; oy < oy1; oy++)
             for (size_t ox0 = 0; ox0 < p->out_w; ox0 += 8) {
                 const size_t n = p->out_w - ox0 < 8 ? p->out_w - ox0 : 8;
@@ -116,8 +112,7 @@ void ei_f32_conv2d_direct__avx2(const ei_conv2d_direct_params *p, const float *w
                 if (n == 8 && first >= 0 && last < in_w)
                     cd_block(p, wb, vbias, x, z, y, noc, h, oy, ox0, 8, 1);
                 else
-                    cd_block(p, wb, vbias, x, z, y, noc, h, oy, ox0, n,
-                             first >= 0 && last < in_w);
+                    cd_block(p, wb, vbias, x, z, y, noc, h, oy, ox0, n, first >= 0 && last < in_w);
             }
     }
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels_isa.h"
+#include "kernels/x86/simd_avx512.h"
 
 #define CD_AI static inline __attribute__((always_inline))
 
@@ -84,7 +85,7 @@ CD_AI void cd_block(const ei_conv2d_direct_params *p, const float *wb, __m512 vb
             }
         }
     cd_transpose16(acc); /* acc[o]: channel o, pixels ox0 .. ox0 + 15 */
-    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    const __mmask16 m = ei_tail_mask16(n);
     const __m512 lo = _mm512_set1_ps(p->act.alpha), hi = _mm512_set1_ps(p->act.beta);
     for (size_t o = 0; o < noc; o++) {
         const size_t at = o * out_sp + oy * p->out_w + ox0;
@@ -102,8 +103,8 @@ void ei_f32_conv2d_direct__avx512(const ei_conv2d_direct_params *p, const float 
     const size_t oc0 = 16 * ob, noc = p->cout - oc0 < 16 ? p->cout - oc0 : 16;
     const size_t taps = p->cin * p->k_h * p->k_w, out_sp = p->out_h * p->out_w;
     const float *wb = wp + ob * taps * 16;
-    const __m512 vbias = bias ? _mm512_maskz_loadu_ps((__mmask16)((1u << noc) - 1u), bias + oc0)
-                              : _mm512_setzero_ps();
+    const __m512 vbias =
+        bias ? _mm512_maskz_loadu_ps(ei_tail_mask16(noc), bias + oc0) : _mm512_setzero_ps();
     y += oc0 * out_sp;
     if (z) z += oc0 * out_sp;
     const int64_t sw = (int64_t)p->stride_w, in_w = (int64_t)p->in_w;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels_isa.h"
+#include "kernels/x86/simd_avx2.h"
 
 /* Lanes [lo, hi) (clamped to [0, 8]) as an AVX2 load/store mask. */
 static inline __m256i wino_mask8(int64_t lo, int64_t hi) {
@@ -68,7 +69,7 @@ void ei_f32_wino43_in__avx2(const ei_wino_params *p, const float *x, size_t t0, 
         size_t n = tw - tx;
         if (n > t1 - t) n = t1 - t;
         if (n > 8) n = 8;
-        const __m256i store = wino_mask8(0, (int64_t)n);
+        const __m256i store = ei_tail_mask(n);
         const int64_t c0 = (int64_t)(4 * tx) - (int64_t)p->pad_l; /* input column of lane 0 */
         const int64_t r0 = (int64_t)(4 * ty) - (int64_t)p->pad_t;
         __m256 e[6][6]; /* e[i][j]: input row i after the row transform */
@@ -147,7 +148,7 @@ void ei_f32_wino43_out__avx2(const ei_wino_params *p, const float *m, size_t ldm
         size_t n = tw - tx;
         if (n > t1 - t) n = t1 - t;
         if (n > 8) n = 8;
-        const __m256i load = wino_mask8(0, (int64_t)n);
+        const __m256i load = ei_tail_mask(n);
         const float *mt = m + (t - t0);
         __m256 f[4][6]; /* f[q][a]: row a of M after the column transform */
         for (int a = 0; a < 6; a++) {
@@ -186,7 +187,7 @@ void ei_f32_wino43_out__avx2(const ei_wino_params *p, const float *m, size_t ldm
                     _mm256_storeu_ps(yr + 8 * q, val);
                     continue;
                 }
-                __m256i sm = wino_mask8(0, (int64_t)(w - 8 * q));
+                __m256i sm = ei_tail_mask(w - 8 * q);
                 if (zr) val = _mm256_add_ps(val, _mm256_maskload_ps(zr + 8 * q, sm));
                 _mm256_maskstore_ps(yr + 8 * q, sm, val);
             }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels_isa.h"
+#include "kernels/x86/simd_avx512.h"
 
 /* Lanes [lo, hi) of a 16-lane mask, lo and hi clamped to [0, 16]. */
 static inline __mmask16 wino_mask(int64_t lo, int64_t hi) {
@@ -64,7 +65,7 @@ void ei_f32_wino43_in__avx512(const ei_wino_params *p, const float *x, size_t t0
         size_t n = tw - tx;
         if (n > t1 - t) n = t1 - t;
         if (n > 16) n = 16;
-        const __mmask16 store = (__mmask16)((1u << n) - 1u);
+        const __mmask16 store = ei_tail_mask16(n);
         const int64_t c0 = (int64_t)(4 * tx) - (int64_t)p->pad_l; /* input column of lane 0 */
         const int64_t r0 = (int64_t)(4 * ty) - (int64_t)p->pad_t;
         __m512 e[6][6]; /* e[i][j]: input row i after the row transform */
@@ -132,7 +133,7 @@ void ei_f32_wino43_out__avx512(const ei_wino_params *p, const float *m, size_t l
         size_t n = tw - tx;
         if (n > t1 - t) n = t1 - t;
         if (n > 16) n = 16;
-        const __mmask16 load = (__mmask16)((1u << n) - 1u);
+        const __mmask16 load = ei_tail_mask16(n);
         const float *mt = m + (t - t0);
         __m512 f[4][6]; /* f[q][a]: row a of M after the column transform */
         for (int a = 0; a < 6; a++) {
@@ -178,7 +179,7 @@ void ei_f32_wino43_out__avx512(const ei_wino_params *p, const float *m, size_t l
             const float *zr = z ? z + oy * p->out_w + x0 : NULL;
             for (size_t q = 0; q < 4 && 16 * q < w; q++) {
                 size_t left = w - 16 * q;
-                __mmask16 sm = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+                __mmask16 sm = ei_tail_mask16(left < 16 ? left : 16);
                 __m512 val = R[q];
                 if (zr) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(sm, zr + 16 * q));
                 _mm512_mask_storeu_ps(yr + 16 * q, sm, val);
